@@ -1,0 +1,39 @@
+# Two commands for a newcomer: `make run` and `make test`.
+# Both create .venv from the lock files when it is missing or older than them.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mamori-installed
+
+.PHONY: run test lint fmt bench clean-venv messages
+
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mamori serve $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run
+
+messages: $(STAMP)
+	cd mamori && ../$(BIN)/mamori makemessages -l ja -l en --no-obsolete && ../$(BIN)/mamori compilemessages
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "mamori.api"
+    label = "mamori_api"
+    verbose_name = "API"

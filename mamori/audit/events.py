@@ -1,0 +1,122 @@
+"""Writing audit events. Called by actions inside their transaction, nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from mamori.audit.models import ActorType, AuditEvent, ProviderEvent
+from mamori.audit.redaction import redact
+from mamori.audit.registry import get_event_type
+from mamori.core.context import current_request_context
+from mamori.tenancy.context import require_tenant
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an action. Built from a user, a token, staff, or the system."""
+
+    type: str
+    id: str = ""
+    label: str = ""
+    user: Any = None
+
+    @classmethod
+    def for_user(cls, user) -> Actor:
+        return cls(ActorType.USER, str(user.pk), user.email, user)
+
+    @classmethod
+    def for_api_token(cls, token) -> Actor:
+        return cls(ActorType.API_TOKEN, str(token.user_id), f"{token.user.email} (token {token.prefix})", token.user)
+
+    @classmethod
+    def for_staff(cls, staff) -> Actor:
+        return cls(ActorType.PROVIDER_STAFF, str(staff.pk), staff.email)
+
+    @classmethod
+    def system(cls, what: str = "system") -> Actor:
+        return cls(ActorType.SYSTEM, "", what)
+
+    @classmethod
+    def anonymous(cls, label: str = "") -> Actor:
+        return cls(ActorType.ANONYMOUS, "", label)
+
+
+def _target_fields(target: Any) -> dict[str, str]:
+    if target is None:
+        return {}
+    if isinstance(target, tuple):
+        ttype, tid, tlabel = (list(target) + ["", "", ""])[:3]
+        return {"target_type": str(ttype), "target_id": str(tid), "target_label": str(tlabel)[:300]}
+    return {
+        "target_type": target._meta.label_lower,
+        "target_id": str(target.pk),
+        "target_label": str(target)[:300],
+    }
+
+
+def _context_fields() -> dict[str, Any]:
+    ctx = current_request_context()
+    if ctx is None:
+        return {}
+    return {"ip": ctx.ip, "user_agent": ctx.user_agent, "request_id": ctx.request_id}
+
+
+def record_event(action: str, *, actor: Actor, target: Any = None,
+                 before: dict | None = None, after: dict | None = None) -> AuditEvent:
+    """Append an event to the active tenant's log. Must run inside the action's transaction."""
+    get_event_type(action)
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Audit events are written inside the action's transaction.")
+    tenant = require_tenant()
+    return AuditEvent.objects.create(
+        tenant=tenant,
+        occurred_at=timezone.now(),
+        action=action,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label[:254],
+        before=redact(before) if before is not None else None,
+        after=redact(after) if after is not None else None,
+        **_target_fields(target),
+        **_context_fields(),
+    )
+
+
+def record_provider_event(action: str, *, actor: Actor, target: Any = None, tenant_ref: int | None = None,
+                          before: dict | None = None, after: dict | None = None) -> ProviderEvent:
+    get_event_type(action)
+    return ProviderEvent.objects.create(
+        occurred_at=timezone.now(),
+        action=action,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label[:254],
+        tenant_ref=tenant_ref,
+        before=redact(before) if before is not None else None,
+        after=redact(after) if after is not None else None,
+        **_target_fields(target),
+        **_context_fields(),
+    )
+
+
+def snapshot(instance, fields: list[str]) -> dict[str, Any]:
+    """A JSON-safe picture of some fields of a model instance, for before/after."""
+    data: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name)
+        if hasattr(value, "pk"):
+            value = value.pk
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        data[name] = value
+    return data
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys whose value changed, as (before, after)."""
+    changed = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in changed}, {k: after[k] for k in changed}

@@ -1,0 +1,81 @@
+"""Audit events: one append-only table per population (tenant log, provider log).
+
+Designed for the tamper-evidence layer: ``seq`` (per tenant), ``prev_hash`` and
+``hash`` are filled when the event is sealed into the chain; the payload columns
+never change after insert.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mamori.audit.registry import EVENT_TYPES
+from mamori.tenancy.models import TenantModel
+
+
+class ActorType(models.TextChoices):
+    USER = "user", _("User")
+    API_TOKEN = "api_token", _("API token")
+    PROVIDER_STAFF = "provider_staff", _("Provider staff")
+    SUPPORT = "support", _("Provider staff (support access)")
+    SCIM = "scim", _("SCIM client")
+    SYSTEM = "system", _("System")
+    ANONYMOUS = "anonymous", _("Anonymous")
+
+
+class EventFields(models.Model):
+    occurred_at = models.DateTimeField(_("time"), db_index=True)
+    action = models.CharField(_("action"), max_length=80, db_index=True)
+    actor_type = models.CharField(_("actor type"), max_length=20, choices=ActorType.choices)
+    actor_id = models.CharField(_("actor id"), max_length=64, blank=True, default="")
+    actor_label = models.CharField(_("actor"), max_length=254, blank=True, default="")
+    target_type = models.CharField(_("target type"), max_length=64, blank=True, default="")
+    target_id = models.CharField(_("target id"), max_length=64, blank=True, default="")
+    target_label = models.CharField(_("target"), max_length=300, blank=True, default="")
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
+    request_id = models.CharField(_("request id"), max_length=64, blank=True, default="")
+    # Chain (filled by the sealing step of the tamper-evidence layer).
+    seq = models.BigIntegerField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def label(self):
+        event = EVENT_TYPES.get(self.action)
+        return event.label if event else self.action
+
+
+class AuditEvent(EventFields, TenantModel):
+    """An event in one tenant's operation log."""
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-occurred_at", "-id"], name="audit_tenant_time"),
+            models.Index(fields=["tenant", "actor_id", "-occurred_at"], name="audit_tenant_actor"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "seq"], name="audit_tenant_seq_unique"),
+        ]
+
+
+class ProviderEvent(EventFields):
+    """An event in the provider's own log (staff sign-in, tenant creation by staff…)."""
+
+    tenant_ref = models.BigIntegerField(null=True, blank=True,
+                                        help_text="Tenant the action concerned, if any.")
+
+    class Meta:
+        verbose_name = _("provider event")
+        verbose_name_plural = _("provider events")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["seq"], name="provider_event_seq_unique")]

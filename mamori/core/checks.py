@@ -1,0 +1,38 @@
+"""Deploy checks Mamori adds to Django's (``mamori check --deploy``).
+
+Django's own security checks are warnings; Mamori's command treats warnings as
+failures under ``--deploy``, and adds errors for what Django does not check.
+"""
+
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_mamori_deploy(app_configs=None, **kwargs):
+    errors = []
+    if settings.SECRET_KEY == settings.INSECURE_DEFAULT_SECRET_KEY or len(settings.SECRET_KEY) < 50:
+        errors.append(checks.Error(
+            "The secret key is the development default or too short.",
+            hint="Set MAMORI_SECRET_KEY or MAMORI_SECRET_KEY_FILE to at least 50 random characters.",
+            id="mamori.E101"))
+    if settings.DEBUG:
+        errors.append(checks.Error("Debug is on.", hint="Unset MAMORI_DEBUG.", id="mamori.E102"))
+    if not settings.SECURE_SSL_REDIRECT:
+        errors.append(checks.Error("HTTP is not redirected to HTTPS.",
+                                   hint="Set MAMORI_SSL_REDIRECT=1 (the production profile does).", id="mamori.E103"))
+    if not (settings.SESSION_COOKIE_SECURE and settings.CSRF_COOKIE_SECURE):
+        errors.append(checks.Error("Session or CSRF cookies may travel over plain HTTP.",
+                                   hint="Set MAMORI_SECURE_COOKIES=1.", id="mamori.E104"))
+    if settings.SECURE_HSTS_SECONDS < 31536000:
+        errors.append(checks.Error("HSTS is missing or shorter than one year.",
+                                   hint="Set MAMORI_HSTS_SECONDS=31536000.", id="mamori.E105"))
+    csp = settings.CONTENT_SECURITY_POLICY or ""
+    if not csp or "'unsafe-inline'" in csp or "frame-ancestors" not in csp:
+        errors.append(checks.Error("Content-Security-Policy is missing, allows unsafe-inline, or lacks frame-ancestors.",
+                                   hint="Leave MAMORI_CSP unset to use Mamori's strict policy.", id="mamori.E106"))
+    if not settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher"):
+        errors.append(checks.Error("Argon2id is not the first password hasher.", id="mamori.E107"))
+    if not settings.ALLOWED_HOSTS or "*" in settings.ALLOWED_HOSTS:
+        errors.append(checks.Error("MAMORI_ALLOWED_HOSTS is empty or a wildcard.", id="mamori.E108"))
+    return errors

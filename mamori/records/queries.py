@@ -1,0 +1,85 @@
+"""Tenant-scoped reads for workspaces and records, narrowed by role and membership.
+
+``access_*`` helpers raise ``NotFound`` for anything the user may not see,
+whether it is missing, in another tenant, or outside the user's workspaces, so
+existence is never revealed (404, never 403).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from mamori.access.errors import NotFound, PermissionDenied
+from mamori.access.roles import Perm, can
+from mamori.records.models import Classification, Label, Record, Workspace
+
+
+def visible_workspaces(user) -> QuerySet[Workspace]:
+    if not can(user, Perm.VIEW_RECORDS):
+        return Workspace.objects.none()
+    qs = Workspace.objects.all()
+    if not can(user, Perm.MANAGE_WORKSPACES):
+        qs = qs.filter(memberships__user=user)
+    return qs.distinct()
+
+
+def visible_records(user) -> QuerySet[Record]:
+    qs = Record.objects.filter(workspace__in=visible_workspaces(user))
+    if not can(user, Perm.VIEW_RESTRICTED):
+        qs = qs.exclude(classification=Classification.RESTRICTED)
+    return qs
+
+
+def search_records(user, *, text: str = "", label_ids: list[int] | None = None,
+                   workspace_id: int | None = None) -> QuerySet[Record]:
+    qs = visible_records(user)
+    if workspace_id:
+        qs = qs.filter(workspace_id=workspace_id)
+    text = (text or "").strip()
+    if text:
+        qs = qs.filter(Q(title__icontains=text) | Q(body__icontains=text))
+    for label_id in label_ids or []:
+        qs = qs.filter(labels__id=label_id)
+    return qs.select_related("workspace").prefetch_related("labels").distinct()
+
+
+def access_workspace(user, workspace_id, *, for_write: bool = False) -> Workspace:
+    workspace = visible_workspaces(user).filter(pk=_int(workspace_id)).first()
+    if workspace is None:
+        raise NotFound
+    if for_write and not can(user, Perm.EDIT_RECORDS):
+        raise PermissionDenied(Perm.EDIT_RECORDS)
+    return workspace
+
+
+def access_record(user, record_id, *, for_write: bool = False) -> Record:
+    record = (
+        visible_records(user).select_related("workspace").prefetch_related("labels")
+        .filter(pk=_int(record_id)).first()
+    )
+    if record is None:
+        raise NotFound
+    if for_write and not can(user, Perm.EDIT_RECORDS):
+        raise PermissionDenied(Perm.EDIT_RECORDS)
+    return record
+
+
+def access_label(user, label_id, *, for_write: bool = False) -> Label:
+    if not can(user, Perm.VIEW_RECORDS):
+        raise NotFound
+    label = Label.objects.filter(pk=_int(label_id)).first()
+    if label is None:
+        raise NotFound
+    if for_write and not can(user, Perm.MANAGE_LABELS):
+        raise PermissionDenied(Perm.MANAGE_LABELS)
+    return label
+
+
+def _int(value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound from None
+    if not 0 < number < 2**63:
+        raise NotFound
+    return number

@@ -1,0 +1,259 @@
+"""Mamori settings, read from environment variables only.
+
+Two profiles: ``development`` (the default: embedded SQLite, local files, local
+outbox, debug off unless asked for) and ``production`` (HTTPS, HSTS, secure
+cookies, CSP; ``mamori check --deploy`` refuses anything weaker). The README has
+the table of every variable read here; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from mamori.core.env import env_bool, env_int, env_list, read_secret
+
+BASE_DIR = Path(__file__).resolve().parent
+PROFILE = os.environ.get("MAMORI_PROFILE", "development").strip().lower()
+if PROFILE not in {"development", "production"}:
+    raise RuntimeError(f"MAMORI_PROFILE must be 'development' or 'production', not {PROFILE!r}")
+PRODUCTION = PROFILE == "production"
+
+DATA_DIR = Path(os.environ.get("MAMORI_DATA_DIR", "./var")).resolve()
+
+# The insecure default key exists so `make run` works on a fresh checkout; the
+# deploy check refuses it (mamori.core.checks).
+INSECURE_DEFAULT_SECRET_KEY = "mamori-insecure-development-key-change-me"  # noqa: S105
+SECRET_KEY = read_secret("MAMORI_SECRET_KEY") or INSECURE_DEFAULT_SECRET_KEY
+
+DEBUG = env_bool("MAMORI_DEBUG", False)
+ALLOWED_HOSTS = env_list("MAMORI_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("MAMORI_CSRF_TRUSTED_ORIGINS", [])
+# Absolute base URL used in e-mails and printed links.
+BASE_URL = os.environ.get("MAMORI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "mamori.tenancy",
+    "mamori.accounts",
+    "mamori.audit",
+    "mamori.access",
+    "mamori.records",
+    "mamori.operations",
+    "mamori.console",
+    "mamori.api",
+    "mamori.core",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "allauth",
+    "allauth.account",
+]
+
+MIDDLEWARE = [
+    "mamori.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mamori.core.middleware.SecurityHeadersMiddleware",
+    "mamori.tenancy.middleware.TenantMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mamori.tenancy.middleware.TenantUserLanguageMiddleware",
+    "mamori.accounts.middleware.PasswordChangeRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "mamori.operations.middleware.ProviderStaffMiddleware",
+]
+
+ROOT_URLCONF = "mamori.urls"
+WSGI_APPLICATION = "mamori.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mamori.tenancy.context_processors.tenant",
+            ],
+        },
+    }
+]
+
+# --- Database ---------------------------------------------------------------
+# Default: SQLite in WAL mode under MAMORI_DATA_DIR. PostgreSQL through DATABASE_URL.
+SQLITE_PATH = DATA_DIR / "mamori.sqlite3"
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if DATABASE_URL:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("MAMORI_DB_CONN_MAX_AGE", 60))
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(SQLITE_PATH)}
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["OPTIONS"] = {
+        # BEGIN IMMEDIATE takes the write lock up front, so two workers cannot
+        # claim the same task and writers queue instead of failing mid-transaction.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA busy_timeout=20000;"
+        ),
+    }
+    _db.setdefault("TEST", {})["NAME"] = os.environ.get("MAMORI_TEST_SQLITE_NAME") or None
+elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
+    _db["ENGINE"] = "django.db.backends.postgresql"
+    _db.setdefault("OPTIONS", {})
+    _db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The role web requests run as on PostgreSQL (see docs/decisions/0002-rls.md).
+# It owns no table, so row-level security always applies to it.
+DB_APP_ROLE = os.environ.get("MAMORI_DB_APP_ROLE", "mamori_app")
+
+# --- Accounts ---------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["mamori.accounts.backends.TenantAuthenticationBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ["email", "name"]}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "mamori.accounts.validators.MaximumLengthValidator",
+     "OPTIONS": {"max_length": 128}},
+]
+# USERNAME_FIELD is unique per tenant, not globally: lookups go through the tenant-scoped backend.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "console:dashboard"
+LOGIN_LINK_MAX_AGE_HOURS = env_int("MAMORI_LOGIN_LINK_HOURS", 24)
+
+ACCOUNT_ADAPTER = "mamori.accounts.adapter.MamoriAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Mamori] "
+
+# --- Sessions and cookies -----------------------------------------------------
+SESSION_COOKIE_AGE = env_int("MAMORI_SESSION_MAX_AGE", 12 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("MAMORI_SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("MAMORI_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("MAMORI_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("MAMORI_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content Security Policy: no inline script or style anywhere in the console.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "MAMORI_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'",
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# Request size limits: bigger bodies get 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAMORI_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# --- Internationalisation -------------------------------------------------------
+LANGUAGE_CODE = os.environ.get("MAMORI_LANGUAGE", "ja")
+LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"  # storage; display uses the tenant's zone
+DEFAULT_TENANT_TIME_ZONE = os.environ.get("MAMORI_TIME_ZONE", "Asia/Tokyo")
+
+# --- Static files ----------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(DATA_DIR / "files")}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- E-mail ------------------------------------------------------------------------
+# Default: a local outbox (database table, printed to the log). SMTP when MAMORI_EMAIL_HOST is set.
+if os.environ.get("MAMORI_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["MAMORI_EMAIL_HOST"]
+    EMAIL_PORT = env_int("MAMORI_EMAIL_PORT", 587)
+    EMAIL_HOST_USER = os.environ.get("MAMORI_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = read_secret("MAMORI_EMAIL_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("MAMORI_EMAIL_STARTTLS", True)
+    EMAIL_USE_SSL = env_bool("MAMORI_EMAIL_SSL", False)
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "mamori.operations.mail.OutboxEmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("MAMORI_EMAIL_FROM", "Mamori <no-reply@localhost>")
+
+# --- Background tasks -------------------------------------------------------------
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("MAMORI_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+# --- Provider profile (whitepaper prose comes from here in later issues) ------------
+PROVIDER_NAME = os.environ.get("MAMORI_PROVIDER_NAME", "Mamori demo provider")
+DEFAULT_DATA_REGION = os.environ.get("MAMORI_DATA_REGION", "jp-east")
+
+# --- Logging: structured JSON to stdout ----------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "mamori.core.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "mamori.core.logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["stdout"], "level": os.environ.get("MAMORI_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}

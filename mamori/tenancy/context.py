@@ -1,0 +1,123 @@
+"""The active tenant.
+
+One context variable holds the tenant the current request, task or command
+works for. ``TenantManager`` refuses to build a query without it, and on
+PostgreSQL ``tenant_context`` also sets ``mamori.tenant_id`` and the
+application role with ``SET LOCAL`` inside the surrounding transaction, so
+row-level security sees the same tenant as the ORM.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import connection, transaction
+
+if TYPE_CHECKING:
+    from mamori.tenancy.models import Tenant
+
+
+class NoTenantError(RuntimeError):
+    """A tenant-scoped query was attempted with no active tenant."""
+
+
+_active: contextvars.ContextVar[Tenant | None] = contextvars.ContextVar("mamori_tenant", default=None)
+
+
+def current_tenant() -> Tenant | None:
+    return _active.get()
+
+
+def require_tenant() -> Tenant:
+    tenant = _active.get()
+    if tenant is None:
+        raise NoTenantError(
+            "No tenant is active. Tenant data is only reachable inside tenant_context(); "
+            "provider code that must cross tenants uses an explicit *_across_tenants function."
+        )
+    return tenant
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def apply_db_tenant(tenant_id: int | None) -> None:
+    """Set the PostgreSQL session variables for RLS in the current transaction.
+
+    Must run inside ``transaction.atomic``: ``SET LOCAL`` ends with the
+    transaction, so a pooled connection never carries a tenant into the next
+    request. With no tenant the setting is empty and every policy matches nothing.
+    """
+    if not is_postgres():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('mamori.tenant_id', %s, true)",
+            [str(tenant_id) if tenant_id is not None else ""],
+        )
+        role = settings.DB_APP_ROLE
+        if role:
+            cursor.execute("SET LOCAL ROLE " + connection.ops.quote_name(role))
+
+
+@contextmanager
+def tenant_context(tenant: Tenant | None) -> Iterator[Tenant | None]:
+    """Run the block for ``tenant`` (or for no tenant) in one transaction.
+
+    On PostgreSQL the block runs as the application role with RLS set to the
+    tenant. Nested use with the same tenant is cheap; switching tenants inside
+    an outer tenant block is refused, because the outer transaction's RLS
+    setting would not match.
+    """
+    outer = _active.get()
+    if outer is not None and tenant is not None and outer.pk != tenant.pk:
+        raise NoTenantError("Cannot switch tenant inside another tenant's context.")
+    token = _active.set(tenant)
+    nested = connection.in_atomic_block
+    switching = outer is None or outer.pk != getattr(tenant, "pk", None)
+    try:
+        with transaction.atomic():
+            if switching:
+                apply_db_tenant(tenant.pk if tenant is not None else None)
+            yield tenant
+            if switching and nested:
+                # SET LOCAL outlives a released savepoint: put the outer setting back.
+                apply_db_tenant(outer.pk if outer is not None else None)
+    finally:
+        _active.reset(token)
+
+
+@contextmanager
+def use_tenant(tenant: Tenant | None) -> Iterator[None]:
+    """Switch the active tenant for the rest of an already open transaction.
+
+    For tests and tools that manage their own transaction: the ORM scope and,
+    when inside a transaction on PostgreSQL, the RLS setting follow the tenant;
+    the previous tenant is put back on exit.
+    """
+    outer = _active.get()
+    token = _active.set(tenant)
+    in_transaction = connection.in_atomic_block
+    if in_transaction:
+        apply_db_tenant(tenant.pk if tenant is not None else None)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+        if in_transaction and connection.in_atomic_block and not connection.needs_rollback:
+            apply_db_tenant(outer.pk if outer is not None else None)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Start a request with no tenant, whatever the calling thread had active."""
+    token = _active.set(None)
+    try:
+        yield
+    finally:
+        _active.reset(token)

@@ -1,0 +1,128 @@
+"""Routing layer of tenant isolation.
+
+The tenant comes only from the URL prefix ``/t/<slug>/`` (console) or from the
+API token (``/api/``); nothing else can set it. For console requests the prefix
+becomes the script prefix, so every ``reverse()`` (ours and allauth's) yields
+tenant URLs without passing the slug around, and the rest of the path is
+resolved against the tenant URLconf.
+
+Each request runs inside one transaction opened here (``tenant_context``), so
+on PostgreSQL ``SET LOCAL`` pins the tenant and the application role for every
+query of the request, session and authentication included. A 5xx response rolls
+the transaction back.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from django.db import transaction
+from django.shortcuts import render
+from django.urls import get_script_prefix, set_script_prefix
+from django.utils import timezone, translation
+
+from mamori.tenancy.context import request_scope, tenant_context
+from mamori.tenancy.models import Tenant
+
+_TENANT_PATH = re.compile(r"^/t/(?P<slug>[a-z0-9-]{1,40})(?P<rest>/.*)?$")
+_NO_TRANSACTION_PREFIXES = ("/static/", "/healthz", "/favicon.ico")
+
+
+def _not_found(request):
+    response = render(request, "404.html", status=404)
+    return response
+
+
+class TenantMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with request_scope():
+            return self._route(request)
+
+    def _route(self, request):
+        path = request.path_info
+        request.tenant = None
+        if path.startswith(_NO_TRANSACTION_PREFIXES):
+            return self.get_response(request)
+        match = _TENANT_PATH.match(path)
+        if match:
+            return self._tenant_request(request, match)
+        if path.startswith("/api/"):
+            return self._api_request(request)
+        with tenant_context(None):
+            response = self.get_response(request)
+            _rollback_on_error(response)
+            return response
+
+    def _tenant_request(self, request, match):
+        slug = match.group("slug")
+        tenant = Tenant.objects.filter(slug=slug).exclude(status=Tenant.Status.PURGED).first()
+        if tenant is None:
+            return _not_found(request)
+        rest = match.group("rest")
+        if rest is None:  # /t/acme → /t/acme/
+            from django.http import HttpResponsePermanentRedirect
+
+            return HttpResponsePermanentRedirect(request.path + "/")
+        request.tenant = tenant
+        request.urlconf = "mamori.urls_tenant"
+        previous_prefix = get_script_prefix()
+        prefix = f"{request.META.get('SCRIPT_NAME', '').rstrip('/')}/t/{slug}/"
+        request.path_info = rest
+        set_script_prefix(prefix)
+        try:
+            with tenant_context(tenant), timezone.override(zoneinfo.ZoneInfo(tenant.time_zone)):
+                response = self.get_response(request)
+                _rollback_on_error(response)
+                return response
+        finally:
+            set_script_prefix(previous_prefix)
+
+    def _api_request(self, request):
+        """API: the tenant is the one the bearer token was issued in, nothing else."""
+        from mamori.accounts.tokens import parse_api_token, verify_api_token
+
+        request.api_token = None
+        request.api_user = None
+        scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+        parsed = parse_api_token(raw.strip()) if scheme.lower() == "bearer" else None
+        tenant = None
+        if parsed is not None:
+            tenant = Tenant.objects.filter(pk=parsed.tenant_id, status__in=Tenant.OPEN_STATUSES).first()
+        with tenant_context(tenant):
+            if tenant is not None:
+                token = verify_api_token(parsed)
+                if token is not None:
+                    request.tenant = tenant
+                    request.api_token = token
+                    request.api_user = token.user
+            response = self.get_response(request)
+            _rollback_on_error(response)
+            return response
+
+
+def _rollback_on_error(response) -> None:
+    if response.status_code >= 500:
+        transaction.set_rollback(True)
+
+
+class TenantUserLanguageMiddleware:
+    """Language: the user's choice (cookie or profile), else the tenant's language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        from django.conf import settings
+
+        if tenant is not None and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+            user = getattr(request, "user", None)
+            lang = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+            lang = lang or tenant.language
+            translation.activate(lang)
+            request.LANGUAGE_CODE = lang
+        return self.get_response(request)
