@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PermissionDenied(Exception):
-    """The actor may not do this (becomes 403, and an access.denied audit event)."""
+    """The actor may not do this (becomes 403; ``@action`` records an access.denied event)."""
 
-    def __init__(self, permission: str = "", message: str = ""):
+    def __init__(self, permission: str = "", message: str = "", *, actor: Any = None):
         super().__init__(message or f"Permission denied: {permission}")
         self.permission = permission
+        self.actor = actor
+        self.recorded = False
 
 
 class NotFound(Exception):

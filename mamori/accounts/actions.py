@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,19 +22,19 @@ from mamori.accounts.models import ApiToken, LoginLink, User
 from mamori.accounts.secrets import hash_secret, new_secret, secret_matches
 from mamori.accounts.tokens import generate_token
 from mamori.audit.events import Actor, record_event, snapshot
+from mamori.core.actions import action
 from mamori.tenancy.context import require_tenant
 
 USER_AUDIT_FIELDS = ["email", "name", "role", "is_active", "language"]
 
 
 def require(actor: Actor, perm: str) -> None:
-    """Raise PermissionDenied (and record it) unless the actor's user has ``perm``."""
+    """Raise PermissionDenied (``@action`` records it) unless the actor's user has ``perm``."""
     if actor.user is None or not can(actor.user, perm):
-        record_event("access.denied", actor=actor, after={"permission": str(perm)})
-        raise PermissionDenied(perm)
+        raise PermissionDenied(perm, actor=actor)
 
 
-@transaction.atomic
+@action
 def create_user(*, actor: Actor, email: str, name: str = "", role: str = Role.VIEWER,
                 password: str | None = None, bypass_permission: bool = False) -> User:
     """Create a user in the active tenant.
@@ -71,7 +70,7 @@ def create_user(*, actor: Actor, email: str, name: str = "", role: str = Role.VI
     return user
 
 
-@transaction.atomic
+@action
 def issue_login_link(*, actor: Actor, user: User, hours: int | None = None) -> str:
     """Create a one-time sign-in link for ``user`` and return its URL path secret."""
     require_tenant()
@@ -90,7 +89,7 @@ def login_link_url(tenant, secret: str) -> str:
     return f"{settings.BASE_URL}/t/{tenant.slug}/welcome/{secret}/"
 
 
-@transaction.atomic
+@action
 def consume_login_link(*, secret: str) -> User:
     """Mark a link used and return its user; NotFound if unknown, used or expired."""
     require_tenant()
@@ -114,7 +113,7 @@ def consume_login_link(*, secret: str) -> User:
     return link.user
 
 
-@transaction.atomic
+@action
 def set_password(*, actor: Actor, user: User, password: str) -> None:
     """Set a user's own password (after a sign-in link, or a forced change)."""
     require_tenant()
@@ -130,7 +129,7 @@ def set_password(*, actor: Actor, user: User, password: str) -> None:
     record_event("user.password_set", actor=actor, target=user, after={"password": "changed"})
 
 
-@transaction.atomic
+@action
 def create_api_token(*, actor: Actor, user: User, name: str,
                      expires_in_days: int | None = 90) -> tuple[ApiToken, str]:
     """Create a personal API token; returns the row and the token, shown once."""
@@ -138,7 +137,7 @@ def create_api_token(*, actor: Actor, user: User, name: str,
     if actor.user is None or (actor.user.pk != user.pk and not can(actor.user, Perm.MANAGE_USERS)):
         require(actor, Perm.MANAGE_USERS)
     if not can(user, Perm.USE_API) and not can(user, Perm.VIEW_RECORDS):
-        raise PermissionDenied(Perm.USE_API)
+        raise PermissionDenied(Perm.USE_API, actor=actor)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("Give the token a name.")})
@@ -160,7 +159,7 @@ def create_api_token(*, actor: Actor, user: User, name: str,
     return token, raw
 
 
-@transaction.atomic
+@action
 def revoke_api_token(*, actor: Actor, token_id: int) -> ApiToken:
     require_tenant()
     token = ApiToken.objects.select_related("user").filter(pk=token_id).first()

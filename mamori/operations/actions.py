@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.audit.events import Actor, record_provider_event
+from mamori.core.actions import action
 from mamori.operations.models import ProviderStaff
 
 
-@transaction.atomic
+@action
 def create_staff(*, actor: Actor, email: str, password: str, name: str = "",
                  role: str = ProviderStaff.StaffRole.OPERATOR) -> ProviderStaff:
     email = (email or "").strip().lower()
@@ -40,7 +40,7 @@ def create_staff(*, actor: Actor, email: str, password: str, name: str = "",
 _DUMMY = ProviderStaff(password="")
 
 
-@transaction.atomic
+@action
 def staff_sign_in(*, email: str, password: str) -> ProviderStaff | None:
     """Check staff credentials; the same work and answer whether or not the account exists."""
     staff = ProviderStaff.objects.filter(email=(email or "").strip().lower(), is_active=True).first()

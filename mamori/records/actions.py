@@ -13,6 +13,7 @@ from mamori.access.roles import Perm
 from mamori.accounts.actions import require
 from mamori.accounts.models import User
 from mamori.audit.events import Actor, diff, record_event, snapshot
+from mamori.core.actions import action
 from mamori.records.models import (
     COLOUR_VALIDATOR,
     Classification,
@@ -69,7 +70,7 @@ def _record_snapshot(record: Record) -> dict[str, Any]:
 
 # --- Workspaces -------------------------------------------------------------------
 
-@transaction.atomic
+@action
 def create_workspace(*, actor: Actor, name: str, description: str = "") -> Workspace:
     require_tenant()
     require(actor, Perm.CREATE_WORKSPACE)
@@ -84,7 +85,7 @@ def create_workspace(*, actor: Actor, name: str, description: str = "") -> Works
     return workspace
 
 
-@transaction.atomic
+@action
 def update_workspace(*, actor: Actor, workspace_id: int, name: str, description: str = "") -> Workspace:
     workspace = access_workspace(actor.user, workspace_id)
     require(actor, Perm.EDIT_RECORDS)
@@ -99,7 +100,7 @@ def update_workspace(*, actor: Actor, workspace_id: int, name: str, description:
     return workspace
 
 
-@transaction.atomic
+@action
 def delete_workspace(*, actor: Actor, workspace_id: int) -> None:
     workspace = access_workspace(actor.user, workspace_id)
     require(actor, Perm.MANAGE_WORKSPACES)
@@ -110,7 +111,7 @@ def delete_workspace(*, actor: Actor, workspace_id: int) -> None:
     workspace.delete()
 
 
-@transaction.atomic
+@action
 def add_workspace_member(*, actor: Actor, workspace_id: int, user_id: int) -> WorkspaceMember:
     workspace = access_workspace(actor.user, workspace_id)
     require(actor, Perm.MANAGE_WORKSPACES)
@@ -123,7 +124,7 @@ def add_workspace_member(*, actor: Actor, workspace_id: int, user_id: int) -> Wo
     return member
 
 
-@transaction.atomic
+@action
 def remove_workspace_member(*, actor: Actor, workspace_id: int, user_id: int) -> None:
     workspace = access_workspace(actor.user, workspace_id)
     require(actor, Perm.MANAGE_WORKSPACES)
@@ -145,7 +146,7 @@ def _clean_colour(colour: str | None) -> str:
     return colour.lower()
 
 
-@transaction.atomic
+@action
 def create_label(*, actor: Actor, name: str, colour: str | None = None) -> Label:
     require_tenant()
     require(actor, Perm.MANAGE_LABELS)
@@ -157,9 +158,10 @@ def create_label(*, actor: Actor, name: str, colour: str | None = None) -> Label
     return label
 
 
-@transaction.atomic
+@action
 def update_label(*, actor: Actor, label_id: int, name: str, colour: str | None = None) -> Label:
-    label = access_label(actor.user, label_id, for_write=True)
+    label = access_label(actor.user, label_id)
+    require(actor, Perm.MANAGE_LABELS)
     before = snapshot(label, ["name", "colour"])
     label.name = _clean_text(name, "name", 60, required=True)
     label.colour = _clean_colour(colour)
@@ -171,9 +173,10 @@ def update_label(*, actor: Actor, label_id: int, name: str, colour: str | None =
     return label
 
 
-@transaction.atomic
+@action
 def delete_label(*, actor: Actor, label_id: int) -> None:
-    label = access_label(actor.user, label_id, for_write=True)
+    label = access_label(actor.user, label_id)
+    require(actor, Perm.MANAGE_LABELS)
     record_event("label.deleted", actor=actor, target=label, before=snapshot(label, ["name", "colour"]))
     label.delete()
 
@@ -204,7 +207,7 @@ def _set_labels(record: Record, labels: list[Label]) -> None:
     )
 
 
-@transaction.atomic
+@action
 def create_record(*, actor: Actor, workspace_id: int, title: str, body: str = "",
                   properties: dict | None = None, classification: str | None = None,
                   label_ids: list[int] | None = None) -> Record:
@@ -232,12 +235,12 @@ def create_record(*, actor: Actor, workspace_id: int, title: str, body: str = ""
 _UNSET: Any = object()
 
 
-@transaction.atomic
+@action
 def update_record(*, actor: Actor, record_id: int, title: str = _UNSET, body: str = _UNSET,
                   properties: dict | None = _UNSET, classification: str = _UNSET,
                   label_ids: list[int] | None = _UNSET) -> Record:
     """Change the given fields only (arguments left out keep their value)."""
-    record = access_record(actor.user, record_id, for_write=True)
+    record = access_record(actor.user, record_id)
     require(actor, Perm.EDIT_RECORDS)
     before = _record_snapshot(record)
     if title is not _UNSET:
@@ -258,9 +261,9 @@ def update_record(*, actor: Actor, record_id: int, title: str = _UNSET, body: st
     return record
 
 
-@transaction.atomic
+@action
 def delete_record(*, actor: Actor, record_id: int) -> None:
-    record = access_record(actor.user, record_id, for_write=True)
+    record = access_record(actor.user, record_id)
     require(actor, Perm.EDIT_RECORDS)
     record_event("record.deleted", actor=actor, target=record, before=_record_snapshot(record))
     record.delete()

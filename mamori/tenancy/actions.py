@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
 
 from mamori.access.roles import Role
 from mamori.audit.events import Actor, record_event, record_provider_event, snapshot
+from mamori.core.actions import action
 from mamori.tenancy.context import tenant_context
 from mamori.tenancy.models import Tenant
 
@@ -14,7 +14,7 @@ TENANT_AUDIT_FIELDS = ["slug", "name", "status", "data_region", "time_zone", "la
                        "contract_start", "contract_end"]
 
 
-@transaction.atomic
+@action
 def create_tenant(*, actor: Actor, slug: str, name: str, admin_email: str, language: str = "ja",
                   time_zone: str | None = None, data_region: str | None = None,
                   admin_name: str = "") -> tuple[Tenant, object, str]:

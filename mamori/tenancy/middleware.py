@@ -19,7 +19,7 @@ import zoneinfo
 
 from django.db import transaction
 from django.shortcuts import render
-from django.urls import get_script_prefix, set_script_prefix
+from django.urls import get_script_prefix, set_script_prefix, set_urlconf
 from django.utils import timezone, translation
 
 from mamori.tenancy.context import request_scope, tenant_context
@@ -73,6 +73,7 @@ class TenantMiddleware:
         prefix = f"{request.META.get('SCRIPT_NAME', '').rstrip('/')}/t/{slug}/"
         request.path_info = rest
         set_script_prefix(prefix)
+        set_urlconf(request.urlconf)  # so middleware below can reverse() tenant URLs
         try:
             with tenant_context(tenant), timezone.override(zoneinfo.ZoneInfo(tenant.time_zone)):
                 response = self.get_response(request)
@@ -80,6 +81,7 @@ class TenantMiddleware:
                 return response
         finally:
             set_script_prefix(previous_prefix)
+            set_urlconf(None)
 
     def _api_request(self, request):
         """API: the tenant is the one the bearer token was issued in, nothing else."""
