@@ -22,6 +22,7 @@ from mamori.accounts.models import ApiToken, LoginLink, User
 from mamori.accounts.secrets import hash_secret, new_secret, secret_matches
 from mamori.accounts.tokens import generate_token
 from mamori.audit.events import Actor, record_event, snapshot
+from mamori.audit.models import ActorType
 from mamori.core.actions import action
 from mamori.tenancy.context import require_tenant
 
@@ -131,10 +132,18 @@ def set_password(*, actor: Actor, user: User, password: str) -> None:
 
 @action
 def create_api_token(*, actor: Actor, user: User, name: str,
-                     expires_in_days: int | None = 90) -> tuple[ApiToken, str]:
-    """Create a personal API token; returns the row and the token, shown once."""
+                     expires_in_days: int | None = 90,
+                     issued_by_cli: bool = False) -> tuple[ApiToken, str]:
+    """Create a personal API token; returns the row and the token, shown once.
+
+    ``issued_by_cli`` is the provider's automation path (``mamori token create``):
+    only the system actor may use it, and the audit event says so.
+    """
     tenant = require_tenant()
-    if actor.user is None or (actor.user.pk != user.pk and not can(actor.user, Perm.MANAGE_USERS)):
+    if issued_by_cli:
+        if actor.type != ActorType.SYSTEM or actor.user is not None:
+            raise PermissionDenied(Perm.USE_API, actor=actor)
+    elif actor.user is None or (actor.user.pk != user.pk and not can(actor.user, Perm.MANAGE_USERS)):
         require(actor, Perm.MANAGE_USERS)
     if not can(user, Perm.USE_API) and not can(user, Perm.VIEW_RECORDS):
         raise PermissionDenied(Perm.USE_API, actor=actor)
@@ -155,7 +164,8 @@ def create_api_token(*, actor: Actor, user: User, name: str,
     )
     record_event("api_token.created", actor=actor, target=token,
                  after={"name": name, "prefix": prefix, "user": user.email,
-                        "expires_at": token.expires_at.isoformat() if token.expires_at else None})
+                        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+                        **({"issued_by": "cli"} if issued_by_cli else {})})
     return token, raw
 
 

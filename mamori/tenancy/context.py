@@ -82,14 +82,35 @@ def tenant_context(tenant: Tenant | None) -> Iterator[Tenant | None]:
     switching = outer is None or outer.pk != getattr(tenant, "pk", None)
     try:
         with transaction.atomic():
+            prior = _db_state() if switching and nested else None
             if switching:
                 apply_db_tenant(tenant.pk if tenant is not None else None)
             yield tenant
-            if switching and nested:
-                # SET LOCAL outlives a released savepoint: put the outer setting back.
-                apply_db_tenant(outer.pk if outer is not None else None)
+            if prior is not None:
+                # SET LOCAL outlives a released savepoint: put the outer state back.
+                _restore_db_state(prior)
     finally:
         _active.reset(token)
+
+
+def _db_state() -> tuple[str, str, str] | None:
+    if not is_postgres():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('mamori.tenant_id', true), current_user, session_user")
+        return cursor.fetchone()
+
+
+def _restore_db_state(state: tuple[str, str, str] | None) -> None:
+    if state is None:
+        return
+    tenant_setting, user, session_user = state
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('mamori.tenant_id', %s, true)", [tenant_setting or ""])
+        if user == session_user:
+            cursor.execute("RESET ROLE")
+        else:
+            cursor.execute("SET LOCAL ROLE " + connection.ops.quote_name(user))
 
 
 @contextmanager
