@@ -150,6 +150,8 @@ AUTH_PASSWORD_VALIDATORS = [
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "console:dashboard"
+# A URL name, so it resolves inside the tenant's /t/<slug>/ prefix.
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 LOGIN_LINK_MAX_AGE_HOURS = env_int("MAMORI_LOGIN_LINK_HOURS", 24)
 
 ACCOUNT_ADAPTER = "mamori.accounts.adapter.MamoriAccountAdapter"
@@ -175,7 +177,11 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("MAMORI_SSL_REDIRECT", PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("MAMORI_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
-SECURE_HSTS_PRELOAD = False
+# Preloading is a one-way commitment for the whole domain, so it is the provider's
+# choice (MAMORI_HSTS_PRELOAD=1); Django's W021 reminder is silenced rather than
+# failing `mamori check --deploy` (which fails on warnings) for a sound setting.
+SECURE_HSTS_PRELOAD = env_bool("MAMORI_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS += ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -207,6 +213,8 @@ DEFAULT_TENANT_TIME_ZONE = os.environ.get("MAMORI_TIME_ZONE", "Asia/Tokyo")
 # --- Static files ----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# mamori/static is the project package's own directory (not an app's), so list it.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                 "OPTIONS": {"location": str(DATA_DIR / "files")}},

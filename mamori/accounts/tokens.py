@@ -44,9 +44,13 @@ def parse_api_token(raw: str) -> ParsedToken | None:
 
 
 def verify_api_token(parsed: ParsedToken) -> ApiToken | None:
-    """Inside the token's tenant context: the usable token row, or None."""
+    """The usable token row (with user and tenant), or None.
+
+    Called with the token's claimed tenant already applied to the database;
+    the explicit tenant filter keeps the ORM layer equally strict on SQLite.
+    """
     token = (
-        ApiToken.objects.select_related("user")
+        ApiToken.objects_across_tenants.select_related("user", "tenant")
         .filter(prefix=parsed.prefix, tenant_id=parsed.tenant_id)
         .first()
     )
@@ -60,5 +64,5 @@ def verify_api_token(parsed: ParsedToken) -> ApiToken | None:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        ApiToken.objects_across_tenants.filter(pk=token.pk, tenant_id=parsed.tenant_id).update(last_used_at=now)
     return token

@@ -7,6 +7,12 @@ failures under ``--deploy``, and adds errors for what Django does not check.
 from django.conf import settings
 from django.core import checks
 
+_REQUIRED_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",  # HTTPS redirect, HSTS, nosniff
+    "mamori.core.middleware.SecurityHeadersMiddleware",  # CSP, Permissions-Policy
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",  # frame denial
+)
+
 
 @checks.register(checks.Tags.security, deploy=True)
 def check_mamori_deploy(app_configs=None, **kwargs):
@@ -35,4 +41,10 @@ def check_mamori_deploy(app_configs=None, **kwargs):
         errors.append(checks.Error("Argon2id is not the first password hasher.", id="mamori.E107"))
     if not settings.ALLOWED_HOSTS or "*" in settings.ALLOWED_HOSTS:
         errors.append(checks.Error("MAMORI_ALLOWED_HOSTS is empty or a wildcard.", id="mamori.E108"))
+    for middleware in _REQUIRED_MIDDLEWARE:
+        if middleware not in settings.MIDDLEWARE:
+            errors.append(checks.Error(f"{middleware} is not in MIDDLEWARE, so its security headers are missing.",
+                                       id="mamori.E109"))
+    if not (settings.SESSION_COOKIE_HTTPONLY and settings.CSRF_COOKIE_HTTPONLY):
+        errors.append(checks.Error("Session or CSRF cookies are readable from JavaScript.", id="mamori.E110"))
     return errors

@@ -23,10 +23,29 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+# Once every migration is applied, the code of this process cannot fall behind the
+# database again (a new release restarts the process), so the plan is not rebuilt.
+_migrations_applied = False
+
+
+def _pending_migrations() -> int:
+    global _migrations_applied
+    if _migrations_applied:
+        return 0
+    executor = MigrationExecutor(connection)
+    pending = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    _migrations_applied = pending == 0
+    return pending
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    """Ready to serve: the database answers and every migration is applied."""
+    """Ready to serve: the database answers and every migration is applied (503 otherwise).
+
+    Runs outside the request transaction (see ``TenantMiddleware``) so that an
+    unreachable database is reported here as 503 JSON rather than as an error page.
+    """
     checks: dict[str, dict] = {}
     ok = True
     try:
@@ -38,13 +57,14 @@ def readyz(request):
         checks["database"] = {"status": "error", "error": exc.__class__.__name__}
     if ok:
         try:
-            executor = MigrationExecutor(connection)
-            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-            checks["migrations"] = {"status": "ok" if not pending else "pending", "pending": len(pending)}
-            ok = ok and not pending
+            pending = _pending_migrations()
+            checks["migrations"] = {"status": "ok" if not pending else "pending", "pending": pending}
+            ok = not pending
         except Exception as exc:  # noqa: BLE001
             ok = False
             checks["migrations"] = {"status": "error", "error": exc.__class__.__name__}
+    else:
+        checks["migrations"] = {"status": "unknown"}
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
 

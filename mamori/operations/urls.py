@@ -5,4 +5,9 @@ from mamori.operations import views
 app_name = "provider"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("login/", views.sign_in, name="login"),
+    path("logout/", views.sign_out, name="logout"),
+    path("log/", views.provider_log, name="log"),
+    path("outbox/", views.outbox, name="outbox"),
+    path("outbox/<int:message_id>/", views.outbox_message, name="outbox_message"),
 ]

@@ -55,14 +55,15 @@ def apply_db_tenant(tenant_id: int | None) -> None:
     """
     if not is_postgres():
         return
+    value = str(tenant_id) if tenant_id is not None else ""
+    role = settings.DB_APP_ROLE
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('mamori.tenant_id', %s, true)",
-            [str(tenant_id) if tenant_id is not None else ""],
-        )
-        role = settings.DB_APP_ROLE
+        # One round trip: set_config('role', …, true) is SET LOCAL ROLE.
         if role:
-            cursor.execute("SET LOCAL ROLE " + connection.ops.quote_name(role))
+            cursor.execute("SELECT set_config('mamori.tenant_id', %s, true), set_config('role', %s, true)",
+                           [value, role])
+        else:
+            cursor.execute("SELECT set_config('mamori.tenant_id', %s, true)", [value])
 
 
 @contextmanager
@@ -132,6 +133,16 @@ def use_tenant(tenant: Tenant | None) -> Iterator[None]:
         _active.reset(token)
         if in_transaction and connection.in_atomic_block and not connection.needs_rollback:
             apply_db_tenant(outer.pk if outer is not None else None)
+
+
+@contextmanager
+def bind_tenant(tenant: Tenant | None) -> Iterator[None]:
+    """Set the ORM's active tenant only; the caller has already applied it to the database."""
+    token = _active.set(tenant)
+    try:
+        yield
+    finally:
+        _active.reset(token)
 
 
 @contextmanager

@@ -22,11 +22,12 @@ from django.shortcuts import render
 from django.urls import get_script_prefix, set_script_prefix, set_urlconf
 from django.utils import timezone, translation
 
-from mamori.tenancy.context import request_scope, tenant_context
+from mamori.tenancy.context import apply_db_tenant, bind_tenant, request_scope, tenant_context
 from mamori.tenancy.models import Tenant
 
 _TENANT_PATH = re.compile(r"^/t/(?P<slug>[a-z0-9-]{1,40})(?P<rest>/.*)?$")
-_NO_TRANSACTION_PREFIXES = ("/static/", "/healthz", "/favicon.ico")
+# /readyz runs outside the request transaction so an unreachable database gives 503 JSON.
+_NO_TRANSACTION_PREFIXES = ("/static/", "/healthz", "/readyz", "/favicon.ico")
 
 
 def _not_found(request):
@@ -84,26 +85,36 @@ class TenantMiddleware:
             set_urlconf(None)
 
     def _api_request(self, request):
-        """API: the tenant is the one the bearer token was issued in, nothing else."""
+        """API: the tenant is the one the bearer token was issued in, nothing else.
+
+        The token's claimed tenant is applied to the database first, so the one
+        query that finds the token (with its user and tenant) already runs under
+        that tenant's RLS; a token of tenant A can only ever be found in A.
+        """
         from mamori.accounts.tokens import parse_api_token, verify_api_token
 
         request.api_token = None
         request.api_user = None
         scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
         parsed = parse_api_token(raw.strip()) if scheme.lower() == "bearer" else None
-        tenant = None
-        if parsed is not None:
-            tenant = Tenant.objects.filter(pk=parsed.tenant_id, status__in=Tenant.OPEN_STATUSES).first()
-        with tenant_context(tenant):
-            if tenant is not None:
+        with transaction.atomic():
+            tenant = None
+            if parsed is not None:
+                apply_db_tenant(parsed.tenant_id)
                 token = verify_api_token(parsed)
-                if token is not None:
+                if token is not None and token.tenant.status in Tenant.OPEN_STATUSES:
+                    tenant = token.tenant
                     request.tenant = tenant
                     request.api_token = token
                     request.api_user = token.user
-            response = self.get_response(request)
-            _rollback_on_error(response)
-            return response
+                else:
+                    apply_db_tenant(None)
+            else:
+                apply_db_tenant(None)
+            with bind_tenant(tenant):
+                response = self.get_response(request)
+                _rollback_on_error(response)
+                return response
 
 
 def _rollback_on_error(response) -> None:

@@ -1,0 +1,59 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("MAMORI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+]
+SCREENSHOTS = Path(os.environ.get("MAMORI_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
+
+
+def _require_chromium() -> None:
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        if os.environ.get("MAMORI_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"MAMORI_REQUIRE_BROWSER=1 but no Chromium at {CHROMIUM}")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture
+def page(live_server, monkeypatch):
+    """A fresh browser page, English by default; Chromium is started and stopped per test.
+
+    Playwright's sync API keeps an event loop running in this thread while it is
+    open; the ORM calls the test itself makes are still synchronous, hence the
+    async-safety switch, scoped to the test (no subprocess inherits it) and
+    undone only after the browser has stopped.
+    """
+    _require_chromium()
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+        context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def _shot(name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shot
