@@ -5,7 +5,7 @@ from django.views.i18n import set_language
 
 urlpatterns = [
     path("", include("mamori.accounts.urls")),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include("mamori.accounts.allauth_urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("mamori.console.urls")),
 ]

@@ -1,4 +1,4 @@
-"""allauth adapter: no public sign-up (tenant admins create accounts)."""
+"""allauth adapter: no public sign-up (tenant admins create accounts); passwords set through actions."""
 
 from allauth.account.adapter import DefaultAccountAdapter
 
@@ -6,6 +6,13 @@ from allauth.account.adapter import DefaultAccountAdapter
 class MamoriAccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def set_password(self, user, password, commit=True) -> None:
+        """Every password allauth sets (reset from a link) goes through the audited action."""
+        from mamori.accounts.actions import set_password
+        from mamori.audit.events import Actor
+
+        set_password(actor=Actor.for_user(user), user=user, password=password)
 
     def get_login_redirect_url(self, request):
         from django.urls import reverse

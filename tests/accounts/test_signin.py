@@ -44,3 +44,16 @@ def test_session_of_tenant_a_is_anonymous_at_tenant_b(tenant, admin, other_tenan
 def test_unknown_tenant_is_404(db):
     response = Client().get("/t/nope/")
     assert response.status_code == 404
+
+
+def test_sign_in_writes_nothing_to_allauths_global_email_table(tenant, admin, console_client):
+    from allauth.account.models import EmailAddress
+
+    console_client(admin).get("/t/acme/")
+    assert EmailAddress.objects.count() == 0
+
+
+def test_signup_and_email_management_are_not_mounted(tenant):
+    client = Client()
+    assert client.get("/t/acme/accounts/signup/").status_code == 404
+    assert client.get("/t/acme/accounts/email/").status_code == 404
