@@ -42,6 +42,15 @@ def _fast_hasher(settings, request):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """allauth counts sign-in attempts per IP in the cache; each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def make_tenant(db):
     from mamori.tenancy.actions import create_tenant

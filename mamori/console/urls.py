@@ -1,8 +1,54 @@
-from django.urls import path
+"""Tenant console URLs (the ``/t/<slug>/`` prefix is already stripped)."""
 
-from mamori.console import views
+from django.urls import path, register_converter
+
+from mamori.console.views import audit, dashboard, labels, records, tokens, users, workspaces
+
+
+class DatabaseIdConverter:
+    """A positive id that fits a 64-bit column (longer numbers are simply not found)."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
+register_converter(DatabaseIdConverter, "dbid")
 
 app_name = "console"
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
+    # Workspaces
+    path("workspaces/", workspaces.workspace_list, name="workspaces"),
+    path("workspaces/new/", workspaces.workspace_create, name="workspace_create"),
+    path("workspaces/<dbid:pk>/", workspaces.workspace_detail, name="workspace_detail"),
+    path("workspaces/<dbid:pk>/edit/", workspaces.workspace_edit, name="workspace_edit"),
+    path("workspaces/<dbid:pk>/delete/", workspaces.workspace_delete, name="workspace_delete"),
+    path("workspaces/<dbid:pk>/members/add/", workspaces.workspace_member_add, name="workspace_member_add"),
+    path("workspaces/<dbid:pk>/members/<dbid:user_id>/remove/", workspaces.workspace_member_remove,
+         name="workspace_member_remove"),
+    # Records
+    path("records/", records.record_list, name="records"),
+    path("records/new/", records.record_create, name="record_create"),
+    path("records/<dbid:pk>/", records.record_detail, name="record_detail"),
+    path("records/<dbid:pk>/edit/", records.record_edit, name="record_edit"),
+    path("records/<dbid:pk>/delete/", records.record_delete, name="record_delete"),
+    # Labels
+    path("labels/", labels.label_list, name="labels"),
+    path("labels/new/", labels.label_create, name="label_create"),
+    path("labels/<dbid:pk>/edit/", labels.label_edit, name="label_edit"),
+    path("labels/<dbid:pk>/delete/", labels.label_delete, name="label_delete"),
+    path("labels.css", labels.labels_css, name="labels_css"),
+    # Users and the operation log
+    path("users/", users.user_list, name="users"),
+    path("audit/", audit.audit_list, name="audit"),
+    path("audit/<dbid:pk>/", audit.audit_event, name="audit_event"),
+    # Personal API tokens
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/new/", tokens.token_create, name="token_create"),
+    path("tokens/<dbid:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
 ]

@@ -1,0 +1,60 @@
+"""What every console view shares: sign-in, allowed methods, permission, error mapping.
+
+``console_view`` wraps a view so that anonymous users are sent to the tenant's
+sign-in page, unexpected methods get 405, a missing permission becomes a 403
+page (and an ``access.denied`` audit event), and ``NotFound`` from the access
+helpers becomes the 404 page — so views stay a few lines of "parse, call, render".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.views.decorators.http import require_http_methods
+
+from mamori.access.errors import NotFound, PermissionDenied
+from mamori.access.roles import can
+from mamori.audit.events import Actor, record_event
+
+READ = ("GET", "HEAD")
+FORM = ("GET", "HEAD", "POST")
+WRITE = ("POST",)
+
+
+def actor(request) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def require_perm(request, perm: str) -> None:
+    """403 unless the signed-in user has ``perm``; the refusal is an ``access.denied`` event
+    (as when an action refuses), so opening a form one may not use leaves a trace too."""
+    if can(request.user, perm):
+        return
+    match = request.resolver_match
+    with transaction.atomic():
+        record_event("access.denied", actor=actor(request),
+                     after={"permission": str(perm), "view": match.view_name if match else request.path})
+    raise DjangoPermissionDenied
+
+
+def console_view(methods: Iterable[str] = READ, perm: str | None = None) -> Callable:
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if perm is not None:
+                require_perm(request, perm)
+            try:
+                return view(request, *args, **kwargs)
+            except NotFound:
+                raise Http404 from None
+            except PermissionDenied:
+                raise DjangoPermissionDenied from None
+
+        return login_required(require_http_methods(list(methods))(wrapper))
+
+    return decorate
