@@ -1,0 +1,151 @@
+"""Records: list with filters, create, read, partial update, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Literal
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Schema
+from ninja.responses import Status
+from pydantic import Field
+
+from mamori.access.errors import NotFound
+from mamori.api.auth import actor, api_user
+from mamori.api.common import (
+    CHANGE,
+    CREATE,
+    DEFAULT_LIMIT,
+    DELETE,
+    READ,
+    READ_ONE,
+    Id,
+    Limit,
+    Offset,
+    Storable,
+    UtcDateTime,
+    checked_id,
+    page,
+)
+from mamori.api.labels import LabelOut
+from mamori.records import actions
+from mamori.records.queries import access_record, search_records
+
+router = Router(tags=["records"])
+
+ClassificationName = Literal["public", "internal", "confidential", "restricted"]
+Title = Annotated[str, Field(min_length=1, max_length=300), Storable]
+Body = Annotated[str, Field(max_length=100_000), Storable]
+PropertyName = Annotated[str, Field(min_length=1, max_length=64), Storable]
+PropertyValue = Annotated[str, Field(max_length=1000), Storable]
+Properties = Annotated[dict[PropertyName, PropertyValue], Field(max_length=actions.MAX_PROPERTIES)]
+LabelIds = Annotated[list[Id], Field(max_length=100)]
+
+
+class WorkspaceRef(Schema):
+    id: int
+    name: str
+
+
+class RecordOut(Schema):
+    id: int
+    workspace: WorkspaceRef
+    title: str
+    body: str
+    properties: dict[str, str]
+    classification: ClassificationName
+    labels: list[LabelOut]
+    created_by_id: int | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class RecordPage(Schema):
+    items: list[RecordOut]
+    next_offset: int | None
+
+
+class RecordIn(Schema):
+    workspace_id: Id
+    title: Title
+    body: Body = ""
+    properties: Properties = Field(default_factory=dict)
+    classification: ClassificationName = "internal"
+    label_ids: LabelIds = Field(default_factory=list)
+
+
+class RecordPatch(Schema):
+    """Fields left out (or null) keep their value; `label_ids` replaces the whole set."""
+
+    title: Title | None = None
+    body: Body | None = None
+    properties: Properties | None = None
+    classification: ClassificationName | None = None
+    label_ids: LabelIds | None = None
+
+
+# Action field names → the API's input names.
+_FIELD_NAMES = {"labels": "label_ids", "workspace": "workspace_id"}
+
+
+@contextmanager
+def _api_field_names() -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        raise ValidationError({_FIELD_NAMES.get(field, field): errors
+                               for field, errors in exc.error_dict.items()})
+
+
+@router.get("", response={200: RecordPage, **READ})
+def list_records(
+    request,
+    q: Annotated[str, Field(max_length=200, description="Text in the title or body."), Storable] = "",
+    label: list[Id] = Query(None, max_length=20,  # noqa: B008
+                            description="Label id; repeat to require several labels (at most 20)."),
+    workspace: Id | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+):
+    """Records the token's user can see, most recently updated first."""
+    records = search_records(api_user(request), text=q, label_ids=label or [], workspace_id=workspace)
+    return page(records, limit=limit, offset=offset)
+
+
+@router.post("", response={201: RecordOut, **CREATE})
+def create_record(request, payload: RecordIn):
+    with _api_field_names():
+        try:
+            record = actions.create_record(
+                actor=actor(request), workspace_id=payload.workspace_id, title=payload.title,
+                body=payload.body, properties=payload.properties, classification=payload.classification,
+                label_ids=payload.label_ids,
+            )
+        except NotFound:
+            # Missing, another tenant's or not visible: one answer that reveals nothing.
+            raise ValidationError({"workspace_id": _("Unknown workspace.")})
+    # The action's own result: re-reading could hide a record the caller may write but
+    # not open (a restricted one), turning a successful create into a 404.
+    return Status(201, record)
+
+
+@router.get("/{int:record_id}", response={200: RecordOut, **READ_ONE})
+def get_record(request, record_id: int):
+    return access_record(api_user(request), checked_id(record_id))
+
+
+@router.patch("/{int:record_id}", response={200: RecordOut, **CHANGE})
+def update_record(request, record_id: int, payload: RecordPatch):
+    with _api_field_names():
+        return actions.update_record(actor=actor(request), record_id=checked_id(record_id),
+                                     **payload.model_dump(exclude_none=True))
+
+
+@router.delete("/{int:record_id}", response={204: None, **DELETE})
+def delete_record(request, record_id: int):
+    actions.delete_record(actor=actor(request), record_id=checked_id(record_id))
+    return Status(204, None)
