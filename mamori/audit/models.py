@@ -46,6 +46,9 @@ class EventFields(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}".strip()
+
     @property
     def label(self):
         event = EVENT_TYPES.get(self.action)
