@@ -49,11 +49,12 @@ def verify_api_token(parsed: ParsedToken) -> ApiToken | None:
     Called with the token's claimed tenant already applied to the database;
     the explicit tenant filter keeps the ORM layer equally strict on SQLite.
     """
-    token = (
+    # The key id is unique per tenant: [:1] needs no ORDER BY.
+    rows = list(
         ApiToken.objects_across_tenants.select_related("user", "tenant")
-        .filter(prefix=parsed.prefix, tenant_id=parsed.tenant_id)
-        .first()
+        .filter(prefix=parsed.prefix, tenant_id=parsed.tenant_id)[:1]
     )
+    token = rows[0] if rows else None
     if token is None:
         # Same work as a hit, so timing does not tell whether the key id exists.
         secret_matches(parsed.secret, "0" * 64)

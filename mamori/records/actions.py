@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from mamori.access.errors import NotFound
@@ -62,9 +61,9 @@ def clean_properties(properties: Any) -> dict[str, str]:
     return cleaned
 
 
-def _record_snapshot(record: Record) -> dict[str, Any]:
+def _record_snapshot(record: Record, labels: list[Label] | None = None) -> dict[str, Any]:
     data = snapshot(record, RECORD_FIELDS)
-    data["labels"] = sorted(label.name for label in record.labels.all())
+    data["labels"] = sorted(label.name for label in (record.labels.all() if labels is None else labels))
     return data
 
 
@@ -222,13 +221,11 @@ def create_record(*, actor: Actor, workspace_id: int, title: str, body: str = ""
         created_by=actor.user,
     )
     labels = _resolve_labels(label_ids)
-    try:
-        with transaction.atomic():
-            record.save()
-    except IntegrityError:
-        raise ValidationError({"workspace": _("The record could not be saved.")})
-    _set_labels(record, labels)
-    record_event("record.created", actor=actor, target=record, after=_record_snapshot(record))
+    record.save()
+    RecordLabel.objects.bulk_create(
+        [RecordLabel(tenant_id=record.tenant_id, record=record, label=label) for label in labels]
+    )
+    record_event("record.created", actor=actor, target=record, after=_record_snapshot(record, labels))
     return record
 
 

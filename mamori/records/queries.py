@@ -7,20 +7,32 @@ existence is never revealed (404, never 403).
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from mamori.access.errors import NotFound, PermissionDenied
 from mamori.access.roles import Perm, can
-from mamori.records.models import Classification, Label, Record, Workspace
+from mamori.records.models import (
+    Classification,
+    Label,
+    Record,
+    RecordLabel,
+    Workspace,
+    WorkspaceMember,
+)
 
 
 def visible_workspaces(user) -> QuerySet[Workspace]:
+    """Workspaces the user may see: all for workspace managers, else those they belong to.
+
+    Membership is an ``EXISTS`` rather than a join, so no ``DISTINCT`` is needed
+    and callers can paginate without the database sorting the whole tenant.
+    """
     if not can(user, Perm.VIEW_RECORDS):
         return Workspace.objects.none()
     qs = Workspace.objects.all()
     if not can(user, Perm.MANAGE_WORKSPACES):
-        qs = qs.filter(memberships__user=user)
-    return qs.distinct()
+        qs = qs.filter(Exists(WorkspaceMember.objects.filter(workspace=OuterRef("pk"), user=user)))
+    return qs
 
 
 def visible_records(user) -> QuerySet[Record]:
@@ -39,8 +51,13 @@ def search_records(user, *, text: str = "", label_ids: list[int] | None = None,
     if text:
         qs = qs.filter(Q(title__icontains=text) | Q(body__icontains=text))
     for label_id in label_ids or []:
-        qs = qs.filter(labels__id=label_id)
-    return qs.select_related("workspace").prefetch_related("labels").distinct()
+        qs = qs.filter(Exists(RecordLabel.objects.filter(record=OuterRef("pk"), label_id=label_id)))
+    return qs.select_related("workspace").prefetch_related(labels_prefetch())
+
+
+def labels_prefetch() -> Prefetch:
+    """Prefetch labels with one tenant-filtered queryset instead of one per record."""
+    return Prefetch("labels", queryset=Label.objects.all())
 
 
 def access_workspace(user, workspace_id, *, for_write: bool = False) -> Workspace:
@@ -54,7 +71,7 @@ def access_workspace(user, workspace_id, *, for_write: bool = False) -> Workspac
 
 def access_record(user, record_id, *, for_write: bool = False) -> Record:
     record = (
-        visible_records(user).select_related("workspace").prefetch_related("labels")
+        visible_records(user).select_related("workspace").prefetch_related(labels_prefetch())
         .filter(pk=_int(record_id)).first()
     )
     if record is None:

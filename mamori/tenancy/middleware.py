@@ -9,15 +9,17 @@ resolved against the tenant URLconf.
 Each request runs inside one transaction opened here (``tenant_context``), so
 on PostgreSQL ``SET LOCAL`` pins the tenant and the application role for every
 query of the request, session and authentication included. A 5xx response rolls
-the transaction back.
+the transaction back. (On SQLite, which has no RLS, GET/HEAD/OPTIONS requests run
+without the request transaction: see ``_unlocked_read``.)
 """
 
 from __future__ import annotations
 
 import re
 import zoneinfo
+from contextlib import nullcontext
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.shortcuts import render
 from django.urls import get_script_prefix, set_script_prefix, set_urlconf
 from django.utils import timezone, translation
@@ -53,7 +55,7 @@ class TenantMiddleware:
             return self._tenant_request(request, match)
         if path.startswith("/api/"):
             return self._api_request(request)
-        with tenant_context(None):
+        with _scope(request, None):
             response = self.get_response(request)
             _rollback_on_error(response)
             return response
@@ -76,7 +78,7 @@ class TenantMiddleware:
         set_script_prefix(prefix)
         set_urlconf(request.urlconf)  # so middleware below can reverse() tenant URLs
         try:
-            with tenant_context(tenant), timezone.override(zoneinfo.ZoneInfo(tenant.time_zone)):
+            with _scope(request, tenant), timezone.override(zoneinfo.ZoneInfo(tenant.time_zone)):
                 response = self.get_response(request)
                 _rollback_on_error(response)
                 return response
@@ -97,7 +99,7 @@ class TenantMiddleware:
         request.api_user = None
         scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
         parsed = parse_api_token(raw.strip()) if scheme.lower() == "bearer" else None
-        with transaction.atomic():
+        with nullcontext() if _unlocked_read(request) else transaction.atomic():
             tenant = None
             if parsed is not None:
                 apply_db_tenant(parsed.tenant_id)
@@ -117,8 +119,19 @@ class TenantMiddleware:
                 return response
 
 
+def _unlocked_read(request) -> bool:
+    """On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE, so
+    writers never deadlock); reads run without the request transaction so they do
+    not queue behind each other. SQLite has no RLS: the ORM binding is its isolation."""
+    return connection.vendor == "sqlite" and request.method in ("GET", "HEAD", "OPTIONS")
+
+
+def _scope(request, tenant):
+    return bind_tenant(tenant) if _unlocked_read(request) else tenant_context(tenant)
+
+
 def _rollback_on_error(response) -> None:
-    if response.status_code >= 500:
+    if response.status_code >= 500 and transaction.get_connection().in_atomic_block:
         transaction.set_rollback(True)
 
 
