@@ -6,13 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
+from mamori.audit.chain import seal_and_insert, seal_many
 from mamori.audit.models import ActorType, AuditEvent, ProviderEvent
 from mamori.audit.redaction import redact
 from mamori.audit.registry import get_event_type
 from mamori.core.context import current_request_context
 from mamori.tenancy.context import require_tenant
+
+# Sent right after a tenant event is inserted, inside the action's transaction (kwarg ``event``).
+# Receivers must stay cheap and do no I/O: mamori.siem only queues its deliveries on commit.
+event_recorded = Signal()
 
 
 @dataclass(frozen=True)
@@ -65,42 +71,62 @@ def _context_fields() -> dict[str, Any]:
     return {"ip": ctx.ip, "user_agent": ctx.user_agent, "request_id": ctx.request_id}
 
 
+def _build(model, action: str, actor: Actor, target: Any, before: dict | None, after: dict | None, **extra):
+    return model(
+        occurred_at=timezone.now(),
+        action=action,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label[:254],
+        before=redact(before) if before is not None else None,
+        after=redact(after) if after is not None else None,
+        **_target_fields(target),
+        **_context_fields(),
+        **extra,
+    )
+
+
 def record_event(action: str, *, actor: Actor, target: Any = None,
                  before: dict | None = None, after: dict | None = None) -> AuditEvent:
-    """Append an event to the active tenant's log. Must run inside the action's transaction."""
+    """Append an event to the active tenant's log. Must run inside the action's transaction.
+
+    The event is sealed into the tenant's chain as it is inserted (``mamori.audit.chain``).
+    """
     get_event_type(action)
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Audit events are written inside the action's transaction.")
     tenant = require_tenant()
-    return AuditEvent.objects.create(
-        tenant=tenant,
-        occurred_at=timezone.now(),
-        action=action,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_label=actor.label[:254],
-        before=redact(before) if before is not None else None,
-        after=redact(after) if after is not None else None,
-        **_target_fields(target),
-        **_context_fields(),
-    )
+    event = seal_and_insert(_build(AuditEvent, action, actor, target, before, after, tenant=tenant))
+    event_recorded.send(sender=AuditEvent, event=event)
+    return event
+
+
+def record_events(action: str, *, actor: Actor, items: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Append one event per item (``target``, ``before``, ``after``) for a bulk action.
+
+    Same rules as ``record_event``; the events are sealed with one chain-head lock and
+    inserted with multi-row INSERTs, in the order given.
+    """
+    get_event_type(action)
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Audit events are written inside the action's transaction.")
+    tenant = require_tenant()
+    events = seal_many([
+        _build(AuditEvent, action, actor, item.get("target"), item.get("before"), item.get("after"), tenant=tenant)
+        for item in items
+    ])
+    for event in events:
+        event_recorded.send(sender=AuditEvent, event=event)
+    return events
 
 
 def record_provider_event(action: str, *, actor: Actor, target: Any = None, tenant_ref: int | None = None,
                           before: dict | None = None, after: dict | None = None) -> ProviderEvent:
+    """Append an event to the provider log (chain ``provider``), in its own transaction if none is open."""
     get_event_type(action)
-    return ProviderEvent.objects.create(
-        occurred_at=timezone.now(),
-        action=action,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_label=actor.label[:254],
-        tenant_ref=tenant_ref,
-        before=redact(before) if before is not None else None,
-        after=redact(after) if after is not None else None,
-        **_target_fields(target),
-        **_context_fields(),
-    )
+    event = _build(ProviderEvent, action, actor, target, before, after, tenant_ref=tenant_ref)
+    with transaction.atomic():
+        return seal_and_insert(event)
 
 
 def snapshot(instance, fields: list[str]) -> dict[str, Any]:

@@ -82,3 +82,50 @@ class ProviderEvent(EventFields):
         verbose_name_plural = _("provider events")
         ordering = ["-occurred_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["seq"], name="provider_event_seq_unique")]
+
+
+class ChainHead(models.Model):
+    """The newest sequence number and hash of one chain (``tenant:<id>`` or ``provider``).
+
+    Provider-side table (no RLS): it holds only counters and hashes, never event
+    content. The writer locks a chain's row while it appends, so events of one
+    chain get consecutive sequence numbers; ``mamori audit verify`` compares it
+    with the newest event to detect a truncated tail.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.last_seq}"
+
+
+class AuditDigest(models.Model):
+    """A signed statement "chain X had head hash H at sequence N" (provider-side table).
+
+    The signature (Ed25519, the provider's key) covers
+    ``canonical_bytes({"chain", "up_to_seq", "head_hash", "created_at"})``.
+    ``event_count`` is the number of events the chain gained since the previous digest.
+    """
+
+    chain = models.CharField(max_length=40, db_index=True)
+    up_to_seq = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    event_count = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=120)
+
+    class Meta:
+        verbose_name = _("audit digest")
+        verbose_name_plural = _("audit digests")
+        ordering = ["chain", "up_to_seq"]
+        constraints = [models.UniqueConstraint(fields=["chain", "up_to_seq"], name="audit_digest_chain_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.chain}@{self.up_to_seq}"

@@ -47,4 +47,10 @@ def check_mamori_deploy(app_configs=None, **kwargs):
                                        id="mamori.E109"))
     if not (settings.SESSION_COOKIE_HTTPONLY and settings.CSRF_COOKIE_HTTPONLY):
         errors.append(checks.Error("Session or CSRF cookies are readable from JavaScript.", id="mamori.E110"))
+    from mamori.audit.signing import is_configured as signing_key_configured
+
+    if settings.PRODUCTION and not signing_key_configured():
+        errors.append(checks.Error("No audit signing key is configured; digests cannot be signed.",
+                                   hint="Set MAMORI_SIGNING_KEY_FILE to an Ed25519 PKCS#8 PEM private key "
+                                        "(openssl genpkey -algorithm ed25519).", id="mamori.E111"))
     return errors

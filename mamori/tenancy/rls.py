@@ -18,6 +18,8 @@ from django.db import migrations
 POLICY_NAME = "mamori_tenant_isolation"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 TENANT_EXPR = "NULLIF(current_setting('mamori.tenant_id', true), '')::bigint"
+#: Tables the application role may only read and append to (audit logs; see mamori.audit.purge).
+APPEND_ONLY_TABLES = ("audit_auditevent", "audit_providerevent")
 
 
 def rls_sql(table: str) -> list[str]:
@@ -108,6 +110,10 @@ def ensure_app_role(connection) -> None:
         cursor.execute(
             f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {q}"
         )
+        for table in APPEND_ONLY_TABLES:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"public.{table}"])
+            if cursor.fetchone()[0]:
+                cursor.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON "{table}" FROM {q}')
 
 
 def rls_status(connection) -> dict[str, dict[str, bool]]:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from tests.cli.support import mamori_env, run_mamori
 
 GOOD_SECRET = secrets.token_urlsafe(60)
+# The audit signing key production requires (mamori.E111; tests/audit/test_chain.py covers its absence).
+SIGNING_KEY = Ed25519PrivateKey.generate().private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
 def _production(tmp_path, **extra):
-    return mamori_env(tmp_path / "var", MAMORI_PROFILE="production", **extra)
+    return mamori_env(tmp_path / "var", MAMORI_PROFILE="production", MAMORI_SIGNING_KEY=SIGNING_KEY, **extra)
 
 
 def test_production_without_secret_fails_and_names_the_problems(tmp_path):

@@ -1,0 +1,212 @@
+"""Verifying the stored chains against their heads and signed digests.
+
+``verify_stored_chain`` streams one chain (constant memory) through
+``mamori.audit.chain.verify_chain`` and adds what only the database knows:
+
+- the ``ChainHead`` (newest sequence number and hash the writer recorded), which
+  reveals a truncated tail or events appended behind the writer's back;
+- the signed ``AuditDigest`` rows: every signature must verify with the
+  provider's key, and each digest's ``head_hash`` must equal the recomputed hash
+  at its ``up_to_seq``, which reveals a chain rewritten with fresh hashes and a
+  tail truncated together with the head;
+- a digest at ``first_seq - 1`` is the checkpoint of a retention purge: the
+  chain then starts there.
+
+``verify_across_tenants`` runs every tenant's chain inside ``tenant_context`` so
+row-level security applies, then the provider chain, and records the outcome as
+the provider-log event ``audit.verified``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC
+from typing import Any
+
+from django.db import transaction
+
+from mamori.audit.canonical import GENESIS_HASH, chain_name, format_time
+from mamori.audit.chain import verify_chain
+from mamori.audit.digests import verify_digest
+from mamori.audit.models import AuditDigest, AuditEvent, ChainHead, ProviderEvent
+
+CHUNK_SIZE = 2000
+_COLUMNS = ("seq", "occurred_at", "action", "actor_type", "actor_id", "actor_label", "target_type",
+            "target_id", "target_label", "before", "after", "ip", "user_agent", "request_id",
+            "prev_hash", "hash")
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    label: str
+    ok: bool
+    first_bad_seq: int | None
+    reason: str
+    count: int
+    last_seq: int
+    digests: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"{self.chain} ({self.label}): OK, {self.count} events, up to seq {self.last_seq}, {self.digests} digests"
+        where = f"first bad seq {self.first_bad_seq}" if self.first_bad_seq is not None else "no sequence"
+        return f"{self.chain} ({self.label}): FAILED at {where}: {self.reason}"
+
+
+def _time_text(value) -> str:
+    if isinstance(value, str):  # SQLite: "YYYY-MM-DD HH:MM:SS[.ffffff]", naive UTC
+        text = value.replace(" ", "T", 1)
+        if "." not in text:
+            text += ".000000"
+        return text[:26] + "Z"
+    if value.tzinfo is None:  # SQLite's converter: naive, stored in UTC (USE_TZ)
+        value = value.replace(tzinfo=UTC)
+    return format_time(value)
+
+
+def stream_payloads(queryset, chain: str) -> Iterator[dict[str, Any]]:
+    """Rows of ``queryset`` as payload dicts with ``hash`` (the fast path for verify_chain).
+
+    Runs the queryset's SQL on a chunked cursor (server-side on PostgreSQL), so memory
+    stays constant whatever the chain's length, and skips the ORM's per-row converters.
+    """
+    from django.db import connections
+
+    sql, params = queryset.values_list(*_COLUMNS).query.sql_with_params()
+    connection = connections[queryset.db]
+    loads = json.loads
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(CHUNK_SIZE)
+            if not rows:
+                break
+            for row in rows:
+                payload = dict(zip(_COLUMNS, row, strict=True))
+                payload["chain"] = chain
+                payload["occurred_at"] = _time_text(payload["occurred_at"])
+                for name in ("before", "after"):
+                    if isinstance(payload[name], str):
+                        payload[name] = loads(payload[name])
+                if payload["ip"] is not None:
+                    payload["ip"] = str(payload["ip"])
+                yield payload
+
+
+def verify_stored_chain(queryset, chain: str, label: str) -> ChainReport:
+    """Verify one chain whose events ``queryset`` selects (already scoped to the chain)."""
+
+    def fail(seq: int | None, reason: str, count: int = 0, last_seq: int = 0, digests: int = 0) -> ChainReport:
+        return ChainReport(chain, label, False, seq, reason, count, last_seq, digests)
+
+    head = ChainHead.objects.filter(name=chain).first()
+    head_seq = head.last_seq if head else 0
+    digests = list(AuditDigest.objects.filter(chain=chain, up_to_seq__lte=head_seq).order_by("up_to_seq"))
+    beyond = AuditDigest.objects.filter(chain=chain, up_to_seq__gt=head_seq).order_by("up_to_seq").first()
+    for digest in digests + ([beyond] if beyond else []):
+        if not verify_digest(digest):
+            return fail(digest.up_to_seq, f"digest at seq {digest.up_to_seq} has an invalid signature "
+                                          f"(key {digest.key_id})")
+    unsealed = queryset.filter(seq__isnull=True).order_by("id").values_list("id", flat=True).first()
+    if unsealed is not None:
+        return fail(None, f"event id {unsealed} is not sealed into the chain (inserted without sequence number)")
+
+    sealed = queryset.filter(seq__isnull=False)
+    first_seq = sealed.order_by("seq").values_list("seq", flat=True).first()
+    if head is None and first_seq is not None:
+        return fail(first_seq, "the chain head is missing although the chain has events")
+    start_seq, start_hash = 1, GENESIS_HASH
+    # A chain whose oldest events were purged starts at the checkpoint digest just before its first
+    # remaining event (or, when every event was purged, at the checkpoint at the head).
+    anchor_seq = first_seq - 1 if first_seq is not None else head_seq
+    if anchor_seq > 0:
+        anchor = next((d for d in digests if d.up_to_seq == anchor_seq), None)
+        if anchor is not None:
+            start_seq, start_hash = anchor_seq + 1, anchor.head_hash
+        else:  # the signed retention checkpoint (mamori.evidence) marks where the chain now starts
+            from mamori.evidence.retention import CheckpointInvalid, latest_checkpoint
+
+            try:
+                checkpoint = latest_checkpoint(chain)
+            except CheckpointInvalid as exc:
+                return fail(first_seq, str(exc))
+            if checkpoint is not None and checkpoint[0] == first_seq:
+                start_seq, start_hash = checkpoint
+    expected = {d.up_to_seq: d for d in digests if d.up_to_seq >= start_seq}
+    mismatch: list[int] = []
+
+    def check_digest(seq: int, hash_: str) -> None:
+        digest = expected.get(seq)
+        if digest is not None and digest.head_hash != hash_ and not mismatch:
+            mismatch.append(seq)
+
+    result = verify_chain(stream_payloads(sealed.filter(seq__lte=head_seq).order_by("seq"), chain),
+                          start_seq=start_seq, start_hash=start_hash, chain=chain, on_event=check_digest)
+    n = len(digests)
+    if mismatch and (result.ok or mismatch[0] < (result.first_bad_seq or 0)):
+        earlier = [d.up_to_seq for d in digests if d.up_to_seq < mismatch[0]]
+        low = (earlier[-1] + 1) if earlier else start_seq
+        return fail(low, f"chain rewritten: the signed digest at seq {mismatch[0]} does not match the "
+                         f"recomputed hash (changed between seq {low} and {mismatch[0]})", result.count,
+                    result.last_seq, n)
+    if not result.ok:
+        return fail(result.first_bad_seq, result.reason, result.count, result.last_seq, n)
+    if beyond is not None:
+        return fail(result.last_seq + 1, f"tail truncated: a signed digest covers up to seq {beyond.up_to_seq} "
+                                         f"but the chain head is at seq {head_seq}", result.count, result.last_seq, n)
+    if result.last_seq != head_seq:
+        return fail(result.last_seq + 1, f"tail truncated: events {result.last_seq + 1}–{head_seq} are missing "
+                                         f"(the chain head is at seq {head_seq})", result.count, result.last_seq, n)
+    if head is not None and head_seq and result.last_hash != head.last_hash:
+        return fail(head_seq, "the newest event's hash differs from the recorded chain head", result.count,
+                    result.last_seq, n)
+    # Events appended behind the writer's back (sequence numbers past the head, re-read now so a
+    # concurrent legitimate write is not mistaken for one).
+    head_now = ChainHead.objects.filter(name=chain).values_list("last_seq", flat=True).first() or 0
+    extra = sealed.filter(seq__gt=head_now).order_by("seq").values_list("seq", flat=True).first()
+    if extra is not None:
+        return fail(extra, f"event at seq {extra} is beyond the chain head (seq {head_now}): inserted",
+                    result.count, result.last_seq, n)
+    return ChainReport(chain, label, True, None, "", result.count, result.last_seq, n)
+
+
+def verify_tenant_chain(tenant) -> ChainReport:
+    """Verify ``tenant``'s chain inside its tenant context (RLS applies)."""
+    from mamori.tenancy.context import tenant_context
+
+    with tenant_context(tenant):
+        return verify_stored_chain(AuditEvent.objects.all(), chain_name(tenant.pk), tenant.slug)
+
+
+def verify_provider_chain() -> ChainReport:
+    with transaction.atomic():
+        return verify_stored_chain(ProviderEvent.objects.all(), chain_name(None), "provider")
+
+
+def verify_across_tenants(tenants: Iterable | None = None, *, provider: bool = True,
+                          record: bool = True, actor=None) -> list[ChainReport]:
+    """Verify the chains of ``tenants`` (default: every tenant) and, with ``provider``, the provider
+    chain. Records ``audit.verified`` in the provider log unless ``record`` is false."""
+    from mamori.audit.events import Actor, record_provider_event
+    from mamori.tenancy.actions import list_tenants_across_tenants
+
+    if tenants is None:
+        tenants = list_tenants_across_tenants()
+    reports = [verify_tenant_chain(tenant) for tenant in tenants]
+    if provider:
+        reports.append(verify_provider_chain())
+    if record:
+        failed = [{"chain": r.chain, "label": r.label, "first_bad_seq": r.first_bad_seq, "reason": r.reason}
+                  for r in reports if not r.ok]
+        record_provider_event(
+            "audit.verified", actor=actor or Actor.system("audit verify"),
+            after={"ok": not failed, "chains": len(reports), "events": sum(r.count for r in reports),
+                   "failed": failed[:20]},
+        )
+    return reports
