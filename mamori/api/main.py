@@ -13,7 +13,18 @@ from typing import Any
 
 from ninja import NinjaAPI
 
-from mamori.api import audit, labels, me, problems, records, tokens, users, workspaces
+from mamori.api import (
+    audit,
+    evidence,
+    labels,
+    me,
+    problems,
+    records,
+    siem,
+    tokens,
+    users,
+    workspaces,
+)
 from mamori.api.auth import ApiTokenAuth
 
 
@@ -55,3 +66,5 @@ api.add_router("/records", records.router)
 api.add_router("/users", users.router)
 api.add_router("/audit", audit.router)
 api.add_router("/tokens", tokens.router)
+api.add_router("/evidence", evidence.router)
+api.add_router("/siem", siem.router)

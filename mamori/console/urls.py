@@ -2,7 +2,17 @@
 
 from django.urls import path, register_converter
 
-from mamori.console.views import audit, dashboard, labels, records, tokens, users, workspaces
+from mamori.console.views import (
+    audit,
+    dashboard,
+    evidence,
+    labels,
+    records,
+    siem,
+    tokens,
+    users,
+    workspaces,
+)
 
 
 class DatabaseIdConverter:
@@ -47,6 +57,20 @@ urlpatterns = [
     path("users/", users.user_list, name="users"),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/<dbid:pk>/", audit.audit_event, name="audit_event"),
+    path("me/sign-ins/", audit.my_signins, name="my_signins"),
+    # Settings: SIEM webhooks
+    path("settings/siem/", siem.siem_list, name="siem"),
+    path("settings/siem/new/", siem.siem_create, name="siem_create"),
+    path("settings/siem/<dbid:pk>/", siem.siem_detail, name="siem_detail"),
+    path("settings/siem/<dbid:pk>/test/", siem.siem_test, name="siem_test"),
+    path("settings/siem/<dbid:pk>/disable/", siem.siem_disable, name="siem_disable"),
+    path("settings/siem/<dbid:pk>/enable/", siem.siem_enable, name="siem_enable"),
+    path("settings/siem/<dbid:pk>/delete/", siem.siem_delete, name="siem_delete"),
+    # Evidence packages (mamori.evidence)
+    path("evidence/", evidence.evidence_list, name="evidence"),
+    path("evidence/new/", evidence.evidence_create, name="evidence_create"),
+    path("evidence/<dbid:pk>/", evidence.evidence_detail, name="evidence_detail"),
+    path("evidence/<dbid:pk>/download/", evidence.evidence_download, name="evidence_download"),
     # Personal API tokens
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/new/", tokens.token_create, name="token_create"),

@@ -57,7 +57,29 @@ def _path_samples(acme) -> dict[str, int]:
         "label_id": acme.label.pk,
         "user_id": acme.editor.pk,
         "token_id": acme.viewer_token_id,
+        "event_id": AuditEvent.objects.order_by("-id").values_list("id", flat=True).first(),
+        "subscription_id": _subscription_id(),
+        "export_id": _export_id(),
     }
+
+
+def _subscription_id() -> int:
+    from mamori.siem.models import WebhookSubscription
+
+    existing = WebhookSubscription.objects.order_by("id").first()
+    return (existing or WebhookSubscription.objects.create(url="https://siem.example/hook", secret="0" * 64)).pk
+
+
+def _export_id() -> int:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mamori.evidence.models import EvidenceExport
+
+    existing = EvidenceExport.objects.order_by("id").first()
+    now = timezone.now()
+    return (existing or EvidenceExport.objects.create(since=now - timedelta(days=1), until=now)).pk
 
 
 def _query_samples(acme) -> dict[str, Any]:
@@ -74,6 +96,8 @@ def _body_samples(acme) -> dict[str, Any]:
         "colour": "#123456",
         "description": "route table",
         "body": "route table",
+        "since": "2026-01-01T00:00:00Z",
+        "until": "2026-01-02T00:00:00Z",
     }
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from mamori.audit.models import AuditEvent
-from mamori.console.queries import AUDIT_PAGE_SIZE
+from mamori.audit.queries import PAGE_SIZE as AUDIT_PAGE_SIZE
 from mamori.records import actions
 from tests.console.conftest import XSS, as_actor, assert_escaped
 
@@ -67,7 +67,7 @@ def test_event_detail_pretty_prints_escaped_json(admin_client, admin, workspace)
     response = admin_client.get(f"{admin_client.tenant_prefix}/audit/{event.pk}/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<pre class="json">' in html and '\n  &quot;title&quot;: ' in html
+    assert '<table class="diff">' in html and '<th scope="row" class="mono">title</th>' in html
     assert_escaped(html)
     assert_escaped(admin_client.get(f"{admin_client.tenant_prefix}/audit/").content.decode())
 

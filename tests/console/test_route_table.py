@@ -11,10 +11,12 @@ knowingly, to the short PUBLIC list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from mamori.audit.models import AuditEvent
 
@@ -102,13 +104,26 @@ def test_table_covers_the_console():
 # --- Values for path parameters: objects of tenant "acme" -----------------------------------
 
 @pytest.fixture
-def acme_objects(tenant, admin, editor, viewer, workspace, label, record):
+def acme_objects(tenant, admin, editor, viewer, workspace, label, record, settings, tmp_path):
     from mamori.accounts.actions import create_api_token
     from mamori.audit.events import Actor
 
     admin_token, _ = create_api_token(actor=Actor.for_user(admin), user=admin, name="admin token")
     viewer_token, _ = create_api_token(actor=Actor.for_user(viewer), user=viewer, name="viewer token")
+    from mamori.siem.models import WebhookSubscription
+
+    subscription = WebhookSubscription.objects.create(url="https://siem.example/hook", secret="0" * 64)
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
+    from mamori.evidence.actions import request_export
+    from mamori.evidence.export import build_package
+
+    export = request_export(actor=Actor.for_user(admin), since=timezone.now() - timedelta(days=1),
+                            until=timezone.now())
+    build_package(export.pk, tenant)
     return {
+        "export": export,
+        "subscription": subscription,
         "workspace": workspace, "record": record, "label": label, "editor": editor,
         "event": AuditEvent.objects.order_by("-id").first(),
         "admin_token": admin_token, "viewer_token": viewer_token,
@@ -120,7 +135,8 @@ def params_for(route: Route, objects: dict, *, as_viewer: bool = False) -> dict:
     url_name = route.name.split(":")[-1]
     by_prefix = {
         "workspace": objects["workspace"], "record": objects["record"], "label": objects["label"],
-        "audit": objects["event"], "token": objects["viewer_token" if as_viewer else "admin_token"],
+        "audit": objects["event"], "siem": objects["subscription"], "evidence": objects["export"],
+        "token": objects["viewer_token" if as_viewer else "admin_token"],
     }
     values = {}
     for param in route.params:
