@@ -39,9 +39,11 @@ INSTALLED_APPS = [
     "mamori.tenancy",
     "mamori.accounts",
     "mamori.audit",
+    "mamori.evidence",
     "mamori.access",
     "mamori.records",
     "mamori.operations",
+    "mamori.siem",
     "mamori.console",
     "mamori.api",
     "mamori.core",
@@ -126,7 +128,7 @@ elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The role web requests run as on PostgreSQL (see docs/decisions/0002-rls.md).
+# The role web requests run as on PostgreSQL (see docs/decisions/0002-rls-application-role.md).
 # It owns no table, so row-level security always applies to it.
 DB_APP_ROLE = os.environ.get("MAMORI_DB_APP_ROLE", "mamori_app")
 
@@ -247,6 +249,29 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# --- Audit retention and evidence export (mamori.evidence; docs/evidence.md) ----------
+# Days an audit event is kept, per category; 0 = for the contract's life. Tenant admins may
+# override each tenant category inside [MIN, MAX] (MAX 0 = no upper bound, so 0 is allowed).
+AUDIT_RETENTION_DAYS = {
+    "operation": env_int("MAMORI_AUDIT_RETENTION_OPERATION_DAYS", 365),
+    "signin": env_int("MAMORI_AUDIT_RETENTION_SIGNIN_DAYS", 0),
+    "api": env_int("MAMORI_AUDIT_RETENTION_API_DAYS", 90),
+    "provider": env_int("MAMORI_AUDIT_RETENTION_PROVIDER_DAYS", 365),
+}
+AUDIT_RETENTION_BOUNDS = {
+    category: (env_int(f"MAMORI_AUDIT_RETENTION_{category.upper()}_MIN_DAYS", minimum),
+               env_int(f"MAMORI_AUDIT_RETENTION_{category.upper()}_MAX_DAYS", 0))
+    for category, minimum in (("operation", 90), ("signin", 90), ("api", 30))
+}
+EVIDENCE_EXPORT_EXPIRY_DAYS = env_int("MAMORI_EVIDENCE_EXPORT_EXPIRY_DAYS", 7)
+
+# --- SIEM webhooks (mamori.siem; docs/siem.md) -------------------------------------------
+# Endpoints must be https:// on public addresses. Tests and local development may allow
+# http://127.0.0.1 / localhost as well.
+MAMORI_WEBHOOK_ALLOW_HTTP_LOOPBACK = env_bool("MAMORI_WEBHOOK_ALLOW_HTTP_LOOPBACK", False)
+# Failed deliveries in a row before a subscription is disabled (admins are e-mailed).
+MAMORI_WEBHOOK_MAX_FAILURES = env_int("MAMORI_WEBHOOK_MAX_FAILURES", 8)
 
 # --- Provider profile (whitepaper prose comes from here in later issues) ------------
 PROVIDER_NAME = os.environ.get("MAMORI_PROVIDER_NAME", "Mamori demo provider")
