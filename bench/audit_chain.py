@@ -1,0 +1,430 @@
+"""Audit chain benchmark (issue 5): sealing rate, verification rate, audited write vs django-auditlog.
+
+    .venv/bin/python bench/audit_chain.py                       # SQLite only
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_chain_bench \\
+        .venv/bin/python bench/audit_chain.py                   # SQLite, then PostgreSQL
+    .venv/bin/python bench/audit_chain.py --single 2000 --batched 20000   # quicker
+
+For each database, a worker process (settings ``bench.auditlog_settings`` = Mamori's
+settings plus the ``auditlog`` app) starts from a fresh database (SQLite in a new
+temporary ``MAMORI_DATA_DIR``; PostgreSQL: the database named in the URL is **dropped and
+created again**), migrates, creates one tenant through ``create_tenant`` and then measures:
+
+1. **Audited write**: ``records.actions.create_record`` (permission checks, validation,
+   INSERT, the chained audit event), each in its own ``tenant_context`` transaction, against
+   the same action with Mamori's ``record_event`` switched off and django-auditlog registered
+   on ``Record`` (its ``post_save`` signal writes a ``LogEntry`` with the changes), and the
+   same action with no audit at all (for scale). Rounds in ABBA order.
+2. **Sealing**: ``record_event`` (a ``record.updated`` event with before/after) in one
+   transaction per event, then 100 calls per transaction, then ``record_events`` (the bulk
+   writer: one head lock and one multi-row INSERT for 100 events) per transaction.
+3. **Verification**: ``mamori.audit.verify.verify_tenant_chain`` over the whole chain
+   (streams with ``iterator(chunk_size=2000)``, inside ``tenant_context`` so RLS applies),
+   and the pure ``verify_chain`` over payload dicts already in memory (CPU cost only).
+
+Writes ``bench/results-audit.json`` (merged per database) and the "Audit chain" section of
+``bench/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_JSON = ROOT / "bench" / "results-audit.json"
+RESULTS_MD = ROOT / "bench" / "results.md"
+START, END = "<!-- audit-chain:start -->", "<!-- audit-chain:end -->"
+TARGETS = {"sealed_batched_pg": 20_000, "verify": 100_000}
+
+
+# --- worker (runs inside Django) ----------------------------------------------------------------
+
+
+def _worker(args) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    import auditlog
+    from auditlog.models import LogEntry
+
+    from mamori.audit import chain as chain_module
+    from mamori.audit.events import Actor, record_event, record_events
+    from mamori.audit.models import AuditEvent
+    from mamori.audit.verify import stream_payloads, verify_tenant_chain
+    from mamori.records import actions as record_actions
+    from mamori.records.models import Record
+    from mamori.tenancy.actions import create_tenant
+    from mamori.tenancy.context import tenant_context
+
+    tenant, admin, _secret = create_tenant(
+        actor=Actor.system("bench"), slug="bench", name="Bench", admin_email="admin@bench.example"
+    )
+    actor = Actor.for_user(admin)
+    with tenant_context(tenant):
+        workspace = record_actions.create_workspace(actor=actor, name="Bench")
+    result: dict = {}
+
+    # 1. Audited write: Mamori's chained event vs django-auditlog vs none, ABBA.
+    real_record_event = record_actions.record_event
+
+    def no_event(*a, **k):
+        return None
+
+    def write(n: int, label: str) -> list[float]:
+        times = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            with tenant_context(tenant):
+                record_actions.create_record(
+                    actor=actor,
+                    workspace_id=workspace.pk,
+                    title=f"{label} {i}",
+                    body="Body text " * 20,
+                    properties={"customer": "Acme", "n": i},
+                )
+            times.append(time.perf_counter() - t0)
+        return times
+
+    def variant(name: str):
+        record_actions.record_event = real_record_event if name == "mamori" else no_event
+        if name == "auditlog":
+            auditlog.registry.auditlog.register(Record)
+        else:
+            auditlog.registry.auditlog.unregister(Record)
+
+    samples: dict[str, list[float]] = {"mamori": [], "auditlog": [], "none": []}
+    write(50, "warm-up")
+    order = []
+    for i in range(args.rounds):
+        order += ["mamori", "auditlog", "none"] if i % 2 == 0 else ["none", "auditlog", "mamori"]
+    for name in order:
+        variant(name)
+        samples[name] += write(args.writes // args.rounds, name)
+    variant("mamori")
+    with tenant_context(tenant):
+        logentries = LogEntry.objects.count()
+    writes = {}
+    for name, values in samples.items():
+        writes[name] = {
+            "n": len(values),
+            "median_ms": round(statistics.median(values) * 1000, 3),
+            "mean_ms": round(statistics.fmean(values) * 1000, 3),
+            "p95_ms": round(sorted(values)[int(len(values) * 0.95) - 1] * 1000, 3),
+            "per_s": round(len(values) / sum(values), 1),
+        }
+    writes["auditlog"]["log_entries"] = logentries
+    writes["mamori_over_auditlog"] = round(
+        writes["mamori"]["median_ms"] / writes["auditlog"]["median_ms"], 3
+    )
+    result["audited_write"] = writes
+
+    # 2. Sealing through record_event.
+    def one(i: int):
+        record_event(
+            "record.updated",
+            actor=actor,
+            target=("records.record", i, f"Record {i}"),
+            before={"title": f"old title {i}", "classification": "internal"},
+            after={"title": f"new title {i}", "classification": "confidential"},
+        )
+
+    t0 = time.perf_counter()
+    for i in range(args.single):
+        with tenant_context(tenant):
+            one(i)
+    single = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for b in range(args.batched // 100):
+        with tenant_context(tenant):
+            for j in range(100):
+                one(b * 100 + j)
+    batched = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for b in range(args.bulk // 100):
+        with tenant_context(tenant):
+            record_events(
+                "record.updated",
+                actor=actor,
+                items=[
+                    {
+                        "target": ("records.record", i, f"Record {i}"),
+                        "before": {"title": f"old title {i}", "classification": "internal"},
+                        "after": {"title": f"new title {i}", "classification": "confidential"},
+                    }
+                    for i in range(b * 100, b * 100 + 100)
+                ],
+            )
+    bulk = time.perf_counter() - t0
+    result["sealing"] = {
+        "single": {
+            "events": args.single,
+            "seconds": round(single, 2),
+            "per_s": round(args.single / single, 1),
+        },
+        "batched_100": {
+            "events": args.batched,
+            "seconds": round(batched, 2),
+            "per_s": round(args.batched / batched, 1),
+        },
+        "bulk_100": {
+            "events": args.bulk,
+            "seconds": round(bulk, 2),
+            "per_s": round(args.bulk / bulk, 1),
+        },
+    }
+
+    # 3. Verification.
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    report = verify_tenant_chain(tenant)
+    elapsed = time.perf_counter() - t0
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert report.ok, report.describe()
+    with tenant_context(tenant):
+        payloads = list(stream_payloads(AuditEvent.objects.order_by("seq"), f"tenant:{tenant.pk}"))
+    t1 = time.perf_counter()
+    pure = chain_module.verify_chain(payloads)
+    pure_elapsed = time.perf_counter() - t1
+    assert pure.ok
+    result["verify"] = {
+        "events": report.count,
+        "seconds": round(elapsed, 2),
+        "per_s": round(report.count / elapsed, 1),
+        "max_rss_growth_mib": round((rss_after - rss_before) / 1024, 1),
+        "pure_per_s": round(pure.count / pure_elapsed, 1),
+    }
+    return result
+
+
+# --- driver ----------------------------------------------------------------------------------------
+
+
+def _bench_database(kind: str, args) -> dict:
+    from bench.api_bench import _drop_postgres, _fresh_postgres, _postgres_url, _postgres_version
+
+    data_dir = tempfile.mkdtemp(prefix=f"mamori-audit-bench-{kind}-")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MAMORI_") and k != "DATABASE_URL"
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.auditlog_settings",
+            "MAMORI_DATA_DIR": data_dir,
+            "MAMORI_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    url = None
+    version = ""
+    if kind == "postgresql":
+        url = _fresh_postgres(_postgres_url())
+        env["DATABASE_URL"] = url
+        version = _postgres_version(url)
+    else:
+        import sqlite3
+
+        version = f"SQLite {sqlite3.sqlite_version}"
+    try:
+        out = subprocess.run(  # noqa: S603
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--single",
+                str(args.single),
+                "--batched",
+                str(args.batched),
+                "--bulk",
+                str(args.bulk),
+                "--writes",
+                str(args.writes),
+                "--rounds",
+                str(args.rounds),
+            ],
+            env=env,
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-4000:])
+        run = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if url:
+            _drop_postgres(url)
+    run["database"] = version
+    run["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+    run["loadavg_after"] = list(os.getloadavg())
+    return run
+
+
+def _md(data: dict) -> str:
+    lines = [
+        START,
+        "## Audit chain",
+        "",
+        "`bench/audit_chain.py` (issue 5). Sealing: `record_event` writes the event with its sequence "
+        "number and hash under the chain-head lock. Verify: `verify_tenant_chain` streams the chain "
+        "from the database inside `tenant_context`. Audited write: `records.actions.create_record` "
+        "in its own transaction, Mamori's chained event vs the same action with django-auditlog "
+        "registered on `Record` (and Mamori's event off) vs no audit (median of ABBA rounds).",
+        "",
+    ]
+    machine = data.get("machine", {})
+    if machine:
+        lines += [
+            f"Machine: {machine.get('nproc')} CPUs, {machine.get('memory_gib')} GiB, {machine.get('cpu')}, "
+            f"Python {machine.get('python')}.",
+            "",
+        ]
+    lines += [
+        "| database | sealed/s: record_event, 1 tx each | record_event ×100 per tx | "
+        "record_events (bulk) 100 per tx | verify events/s (DB stream) | verify events/s (pure) | "
+        "verify RSS growth MiB | events verified |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, run in data.get("runs", {}).items():
+        s, v = run["sealing"], run["verify"]
+        lines.append(
+            f"| {kind} | {s['single']['per_s']:,} | {s['batched_100']['per_s']:,} | "
+            f"{s['bulk_100']['per_s']:,} | {v['per_s']:,} | "
+            f"{v['pure_per_s']:,} | {v['max_rss_growth_mib']} | {v['events']:,} |"
+        )
+    lines += [
+        "",
+        "| database | Mamori write ms (median) | django-auditlog ms | no audit ms | Mamori / auditlog |"
+        " target |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for kind, run in data.get("runs", {}).items():
+        w = run["audited_write"]
+        met = "yes" if w["mamori_over_auditlog"] <= 1.0 else "**no**"
+        lines.append(
+            f"| {kind} | {w['mamori']['median_ms']} | {w['auditlog']['median_ms']} | "
+            f"{w['none']['median_ms']} | ×{w['mamori_over_auditlog']} | ≤ ×1.0: {met} |"
+        )
+    pg = data.get("runs", {}).get("postgresql")
+    verdict = []
+    if pg:
+        best = max(pg["sealing"][k]["per_s"] for k in ("batched_100", "bulk_100"))
+        verdict.append(
+            f"sealing on PostgreSQL {best:,.0f}/s: {'met' if best >= 20_000 else '**not met**'}"
+        )
+    fastest = max((r["verify"]["per_s"] for r in data.get("runs", {}).values()), default=0)
+    verdict.append(f"verify {fastest:,.0f}/s: {'met' if fastest >= 100_000 else '**not met**'}")
+    lines += [
+        "",
+        "Targets: ≥ 20,000 events/s sealed on PostgreSQL (batched), verify ≥ 100,000 events/s, "
+        "audited write no slower than with django-auditlog. In these runs: "
+        + "; ".join(verdict)
+        + ".",
+        "",
+    ]
+    for kind, run in data.get("runs", {}).items():
+        load = run.get("loadavg_after")
+        lines.append(
+            f"- {kind}: {run['database'].split(' on ')[0]}, run {run['when']}"
+            + (
+                f", load average afterwards {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+                "(other jobs shared the machine)"
+                if load
+                else ""
+            )
+            + (f" Note: {run['note']}" if run.get("note") else "")
+            + "."
+        )
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def _write(kind: str | None, run: dict | None) -> None:
+    """Merge ``run`` into results-audit.json (``kind`` None: only re-render results.md)."""
+    from bench.api_bench import _machine
+
+    data = {"runs": {}}
+    if RESULTS_JSON.exists():
+        try:
+            data = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    if kind is not None:
+        data.setdefault("runs", {})[kind] = run
+        data["machine"] = _machine()
+        RESULTS_JSON.write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else ""
+    section = _md(data)
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS_MD.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--single", type=int, default=10_000, help="events sealed one per transaction"
+    )
+    parser.add_argument(
+        "--batched",
+        type=int,
+        default=100_000,
+        help="events sealed by record_event, 100 per transaction",
+    )
+    parser.add_argument(
+        "--bulk",
+        type=int,
+        default=200_000,
+        help="events sealed by record_events, 100 per call and transaction",
+    )
+    parser.add_argument("--writes", type=int, default=3_000, help="audited writes per variant")
+    parser.add_argument("--rounds", type=int, default=6, help="ABBA rounds for the audited write")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite the Audit chain section of results.md from results-audit.json",
+    )
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args)))
+        return 0
+    sys.path.insert(0, str(ROOT))
+    if args.render:
+        _write(None, None)
+        return 0
+    from bench.api_bench import _postgres_url
+
+    for kind in args.databases.split(","):
+        if kind == "postgresql" and not _postgres_url():
+            print("PostgreSQL skipped: set BENCH_DATABASE_URL", file=sys.stderr)
+            continue
+        print(f"audit chain benchmark on {kind}…", file=sys.stderr)
+        run = _bench_database(kind, args)
+        _write(kind, run)
+        print(json.dumps({kind: run}, indent=2), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Audit query benchmark (issue 5, CLD.12.4.5): filtered search p95 on millions of events.
+
+    .venv/bin/python bench/audit_query.py                         # SQLite only (100k, 1M)
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_siem_bench \\
+        .venv/bin/python bench/audit_query.py                     # SQLite, then PostgreSQL
+    .venv/bin/python bench/audit_query.py --sqlite-sizes 100000 --pg-budget 60   # quicker
+
+A worker process starts from a fresh database (SQLite in a new temporary
+``MAMORI_DATA_DIR``; PostgreSQL: the database named in the URL is **dropped and created
+again**, then dropped at the end), migrates, creates one tenant and fills its log with
+server-side SQL (a recursive CTE on SQLite, ``INSERT … SELECT generate_series`` on
+PostgreSQL) in steps up to each size. Events are spread uniformly over one year, 1,000
+actors, six actions; they carry sequence numbers but no valid hashes (not needed to query).
+PostgreSQL grows until 10 M events or until the generation budget (default 180 s) is spent.
+
+At each size, through ``mamori.audit.queries.search_events`` inside ``tenant_context``
+(so row-level security applies on PostgreSQL), as the tenant admin, first page of 50:
+
+- **actor_30d** (the issue's case): one actor, the last 30 days;
+- **actor_30d_page3**: the same, third page (keyset cursor);
+- **prefix_30d**: action prefix ``record.``, the last 30 days;
+- **cidr_7d**: an IP network /24, the last 7 days;
+- **text_30d**: free text over labels and action, the last 30 days (no text index).
+
+Each query runs ``--runs`` times (different actors / networks), after warm-up; p50/p95 in ms.
+Writes ``bench/results-audit-query.json`` and the "Audit queries" section of ``bench/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_JSON = ROOT / "bench" / "results-audit-query.json"
+RESULTS_MD = ROOT / "bench" / "results.md"
+START, END = "<!-- audit-query:start -->", "<!-- audit-query:end -->"
+TARGET_MS = 100.0
+YEAR_SECONDS = 31_536_000
+ACTIONS = [
+    "record.created",
+    "record.updated",
+    "record.deleted",
+    "label.updated",
+    "auth.login",
+    "workspace.updated",
+]
+
+
+# --- worker (runs inside Django) ----------------------------------------------------------------
+
+
+def _columns(model) -> list[str]:
+    return [f.column for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _expressions(vendor: str, tenant_id: int) -> dict[str, str]:
+    """SQL per column for row number ``n`` (uniform over a year, 1,000 actors, 6 actions)."""
+    spread = f"((n * 2654435761) % {YEAR_SECONDS})"
+    actions = ", ".join(f"'{a}'" for a in ACTIONS)
+    if vendor == "postgresql":
+        return {
+            "tenant_id": str(tenant_id),
+            "occurred_at": f"now() - make_interval(secs => {spread})",
+            "action": f"(ARRAY[{actions}])[(n % 6) + 1]",
+            "actor_type": "'user'",
+            "actor_id": "(((n * 7919) % 1000) + 1)::text",
+            "actor_label": "'user' || (((n * 7919) % 1000) + 1) || '@bench.example'",
+            "target_type": "'records.record'",
+            "target_id": "(n % 50000)::text",
+            "target_label": "'Record ' || (n % 50000)",
+            "before": "NULL",
+            "after": '\'{"title": "x"}\'::jsonb',
+            "ip": "('10.' || (n % 200) || '.' || ((n / 200) % 250) || '.' || (n % 7))::inet",
+            "user_agent": "'bench'",
+            "request_id": "''",
+            "seq": "n",
+            "prev_hash": "''",
+            "hash": "''",
+        }
+    return {
+        "tenant_id": str(tenant_id),
+        "occurred_at": f"strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || {spread} || ' seconds')",
+        "action": f"json_extract('[{', '.join(chr(34) + a + chr(34) for a in ACTIONS)}]', '$[' || (n % 6) || ']')",
+        "actor_type": "'user'",
+        "actor_id": "CAST(((n * 7919) % 1000) + 1 AS TEXT)",
+        "actor_label": "'user' || (((n * 7919) % 1000) + 1) || '@bench.example'",
+        "target_type": "'records.record'",
+        "target_id": "CAST(n % 50000 AS TEXT)",
+        "target_label": "'Record ' || (n % 50000)",
+        "before": "NULL",
+        "after": '\'{"title": "x"}\'',
+        "ip": "'10.' || (n % 200) || '.' || ((n / 200) % 250) || '.' || (n % 7)",
+        "user_agent": "'bench'",
+        "request_id": "''",
+        "seq": "n",
+        "prev_hash": "''",
+        "hash": "''",
+    }
+
+
+def _fill(connection, model, tenant_id: int, first: int, last: int) -> None:
+    columns = _columns(model)
+    exprs = _expressions(connection.vendor, tenant_id)
+    missing = [c for c in columns if c not in exprs]
+    if missing:
+        raise RuntimeError(f"bench/audit_query.py does not know how to fill columns {missing}")
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
+    values = ", ".join(exprs[c] for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            values = values.replace("%", "%%")  # literal % next to psycopg placeholders
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {values} FROM generate_series(%s::bigint, %s::bigint) AS n",
+                [first, last],
+            )
+        else:
+            cursor.execute(
+                f"WITH RECURSIVE s(n) AS (SELECT %s UNION ALL SELECT n + 1 FROM s WHERE n < %s) "
+                f"INSERT INTO {table} ({cols}) SELECT {values} FROM s",
+                [first, last],
+            )
+
+
+def _analyze(connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def _measure(user, tenant, runs: int) -> dict:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mamori.audit.queries import AuditFilters, search_events
+    from mamori.tenancy.context import tenant_context
+
+    now = timezone.now()
+    month, week = now - timedelta(days=30), now - timedelta(days=7)
+
+    def cases(i: int) -> dict:
+        actor = str((i * 37) % 1000 + 1)
+        return {
+            "actor_30d": (AuditFilters(actor=actor, since=month, until=now), 0),
+            "actor_30d_page3": (AuditFilters(actor=actor, since=month, until=now), 2),
+            "prefix_30d": (AuditFilters(action="record.", since=month, until=now), 0),
+            "cidr_7d": (AuditFilters(ip=f"10.{i % 200}.0.0/16", since=week, until=now), 0),
+            "text_30d": (
+                AuditFilters(text=f"Record {(i * 113) % 50000}", since=month, until=now),
+                0,
+            ),
+        }
+
+    timings: dict[str, list[float]] = {name: [] for name in cases(0)}
+    rows: dict[str, list[int]] = {name: [] for name in cases(0)}
+    for i in range(-5, runs):  # five warm-up rounds
+        for name, (filters, pages) in cases(i).items():
+            started = time.perf_counter()
+            with tenant_context(tenant):
+                page = search_events(user, filters)
+                for _ in range(pages):
+                    if not page.next_cursor:
+                        break
+                    page = search_events(user, filters, before=page.next_cursor)
+            elapsed = (time.perf_counter() - started) * 1000
+            if i >= 0:
+                timings[name].append(elapsed)
+                rows[name].append(len(page.events))
+    out = {}
+    for name, values in timings.items():
+        values.sort()
+        out[name] = {
+            "p50_ms": round(statistics.median(values), 3),
+            "p95_ms": round(values[max(0, int(len(values) * 0.95) - 1)], 3),
+            "max_ms": round(values[-1], 3),
+            "rows_per_page_median": statistics.median(rows[name]),
+        }
+    return out
+
+
+def _worker(args) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from mamori.audit.events import Actor
+    from mamori.audit.models import AuditEvent
+    from mamori.tenancy.actions import create_tenant
+    from mamori.tenancy.context import tenant_context
+
+    tenant, admin, _secret = create_tenant(
+        actor=Actor.system("bench"), slug="bench", name="Bench", admin_email="admin@bench.example"
+    )
+    with tenant_context(tenant):
+        existing = AuditEvent.objects.count()
+        base_seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    postgres = connection.vendor == "postgresql"
+    sizes = args.pg_sizes if postgres else args.sqlite_sizes
+    step = 1_000_000 if postgres else 250_000
+    budget = args.pg_budget if postgres else 10_000.0
+    generated, gen_seconds = 0, 0.0
+    results = []
+    for size in sorted(sizes):
+        while generated < size and gen_seconds < budget:
+            chunk = min(step, size - generated)
+            started = time.perf_counter()
+            from django.db import transaction
+
+            with transaction.atomic():
+                _fill(
+                    connection,
+                    AuditEvent,
+                    tenant.pk,
+                    base_seq + generated + 1,
+                    base_seq + generated + chunk,
+                )
+            gen_seconds += time.perf_counter() - started
+            generated += chunk
+            print(
+                f"  {connection.vendor}: {generated:,} events in {gen_seconds:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        if results and results[-1]["events"] == generated + existing:
+            break  # the budget ran out before this size: nothing new to measure
+        started = time.perf_counter()
+        _analyze(connection)
+        analyze_s = time.perf_counter() - started
+        measured = _measure(admin, tenant, args.runs)
+        results.append(
+            {
+                "events": generated + existing,
+                "generation_s": round(gen_seconds, 1),
+                "generated_per_s": round(generated / gen_seconds) if gen_seconds else None,
+                "analyze_s": round(analyze_s, 1),
+                "queries": measured,
+            }
+        )
+        print(
+            f"  {connection.vendor} @ {generated:,}: actor_30d p95 {measured['actor_30d']['p95_ms']} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+        if gen_seconds >= budget:
+            break
+    return {"vendor": connection.vendor, "sizes": results, "runs": args.runs}
+
+
+# --- driver ---------------------------------------------------------------------------------------
+
+
+def _bench_database(kind: str, args) -> dict:
+    from bench.api_bench import _drop_postgres, _fresh_postgres, _postgres_url, _postgres_version
+
+    data_dir = tempfile.mkdtemp(prefix=f"mamori-query-bench-{kind}-")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MAMORI_") and k != "DATABASE_URL"
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "mamori.settings",
+            "MAMORI_DATA_DIR": data_dir,
+            "MAMORI_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    url = None
+    if kind == "postgresql":
+        url = _fresh_postgres(_postgres_url())
+        env["DATABASE_URL"] = url
+        version = _postgres_version(url).split(" on ")[0]
+    else:
+        import sqlite3
+
+        version = f"SQLite {sqlite3.sqlite_version}"
+    try:
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--runs",
+            str(args.runs),
+            "--pg-budget",
+            str(args.pg_budget),
+            "--sqlite-sizes",
+            *map(str, args.sqlite_sizes),
+            "--pg-sizes",
+            *map(str, args.pg_sizes),
+        ]
+        out = subprocess.run(
+            command,
+            env=env,
+            cwd=ROOT,
+            text=True,
+            stdout=subprocess.PIPE,  # noqa: S603
+            stderr=None,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"worker failed ({out.returncode})")
+        run = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if url:
+            _drop_postgres(url)
+    run["database"] = version
+    run["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return run
+
+
+def _md(data: dict) -> str:
+    lines = [
+        START,
+        "## Audit queries",
+        "",
+        "`bench/audit_query.py` (issue 5, CLD.12.4.5). One tenant's log filled with server-side SQL "
+        "(uniform over a year, 1,000 actors, 6 actions); `mamori.audit.queries.search_events` inside "
+        "`tenant_context` (row-level security on PostgreSQL) as the tenant admin, first page of 50 unless "
+        "noted; in-process wall time per call including the ORM. Target: one actor, 30 days, "
+        f"p95 ≤ {TARGET_MS:.0f} ms at 10 M events (PostgreSQL) and 1 M (SQLite).",
+        "",
+        "| database | events | actor 30 d p95 ms | actor 30 d p50 ms | actor 30 d page 3 p95 | "
+        "prefix record. 30 d p95 | CIDR /16 7 d p95 | free text 30 d p95 | generation s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    notes = []
+    for kind in ("sqlite", "postgresql"):
+        run = data.get(kind)
+        if not run:
+            continue
+        for size in run["sizes"]:
+            q = size["queries"]
+            lines.append(
+                f"| {kind} | {size['events']:,} | **{q['actor_30d']['p95_ms']}** | {q['actor_30d']['p50_ms']} | "
+                f"{q['actor_30d_page3']['p95_ms']} | {q['prefix_30d']['p95_ms']} | {q['cidr_7d']['p95_ms']} | "
+                f"{q['text_30d']['p95_ms']} | {size['generation_s']} |"
+            )
+        notes.append(
+            f"- {kind}: {run['database']}, {run['runs']} runs per query and size, {run['when']}."
+        )
+    lines += ["", *notes, "", "Machine: " + _machine(), END, ""]
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    cpus = os.cpu_count()
+    try:
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+        return f"{cpus} CPUs, {mem:.1f} GiB, Python {sys.version.split()[0]}."
+    except OSError:
+        return f"{cpus} CPUs, Python {sys.version.split()[0]}."
+
+
+def _write(kind: str, run: dict) -> None:
+    data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    data[kind] = run
+    RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    section = _md(data)
+    text = (
+        RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else "# Benchmark results\n"
+    )
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS_MD.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--sqlite-sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--pg-sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000]
+    )
+    parser.add_argument(
+        "--pg-budget", type=float, default=180.0, help="seconds of event generation on PostgreSQL"
+    )
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args)))
+        return 0
+    sys.path.insert(0, str(ROOT))
+    from bench.api_bench import _postgres_url
+
+    kinds = [args.only] if args.only else ["sqlite"] + (["postgresql"] if _postgres_url() else [])
+    for kind in kinds:
+        print(f"audit query bench: {kind}", file=sys.stderr, flush=True)
+        run = _bench_database(kind, args)
+        _write(kind, run)
+        for size in run["sizes"]:
+            print(
+                f"{kind} {size['events']:,} events: actor 30 d p95 {size['queries']['actor_30d']['p95_ms']} ms",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
