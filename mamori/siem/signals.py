@@ -2,9 +2,11 @@
 
 ``record_event`` sends ``mamori.audit.events.event_recorded`` for each event it inserts.
 
-Every saved event registers a cheap on-commit callback; the first callback of a
-commit for a tenant does the work (one query for the tenant's active
-subscriptions, one conditional UPDATE each), the others see nothing to do.
+The first event of a transaction checks, inside that transaction, whether the
+tenant has an active subscription at all. Every saved event registers a cheap
+on-commit callback; the first callback of a commit for a tenant does the work
+(one conditional UPDATE per subscription) only when the tenant has one; the
+others see nothing to do.
 Registering per event keeps this correct when a savepoint with events rolls back.
 """
 
@@ -35,7 +37,14 @@ def queue_on_event(sender, event, **kwargs) -> None:
     if tenant_id is None:
         return
     connection = transaction.get_connection()
-    _pending(connection)[tenant_id] = event.tenant
+    pending = _pending(connection)
+    if tenant_id not in pending:
+        # Decide once per transaction, inside it (no extra transaction after commit
+        # for the many tenants without a subscription).
+        from mamori.siem.models import WebhookSubscription
+
+        subscribed = WebhookSubscription.objects_across_tenants.filter(tenant_id=tenant_id, active=True).exists()
+        pending[tenant_id] = event.tenant if subscribed else None
     transaction.on_commit(lambda: _flush(connection, tenant_id))
 
 
