@@ -32,13 +32,9 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,64 +211,17 @@ def _worker(args) -> dict:
 
 
 def _bench_database(kind: str, args) -> dict:
-    from bench.api_bench import _drop_postgres, _fresh_postgres, _postgres_url, _postgres_version
+    from bench.scratch import run_worker
 
-    data_dir = tempfile.mkdtemp(prefix=f"mamori-audit-bench-{kind}-")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MAMORI_") and k != "DATABASE_URL"
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.auditlog_settings",
-            "MAMORI_DATA_DIR": data_dir,
-            "MAMORI_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
+    run = run_worker(
+        kind, __file__,
+        ["--single", str(args.single), "--batched", str(args.batched), "--bulk", str(args.bulk),
+         "--writes", str(args.writes), "--rounds", str(args.rounds)],
+        name="audit", settings="bench.auditlog_settings",
     )
-    url = None
-    version = ""
-    if kind == "postgresql":
-        url = _fresh_postgres(_postgres_url())
-        env["DATABASE_URL"] = url
-        version = _postgres_version(url)
-    else:
-        import sqlite3
-
-        version = f"SQLite {sqlite3.sqlite_version}"
-    try:
-        out = subprocess.run(  # noqa: S603
-            [
-                sys.executable,
-                __file__,
-                "--worker",
-                "--single",
-                str(args.single),
-                "--batched",
-                str(args.batched),
-                "--bulk",
-                str(args.bulk),
-                "--writes",
-                str(args.writes),
-                "--rounds",
-                str(args.rounds),
-            ],
-            env=env,
-            cwd=ROOT,
-            text=True,
-            capture_output=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-4000:])
-        run = json.loads(out.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if url:
-            _drop_postgres(url)
-    run["database"] = version
-    run["when"] = datetime.now(UTC).isoformat(timespec="seconds")
     run["loadavg_after"] = list(os.getloadavg())
     return run
+
 
 
 def _md(data: dict) -> str:

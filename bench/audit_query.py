@@ -31,13 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,62 +259,15 @@ def _worker(args) -> dict:
 
 
 def _bench_database(kind: str, args) -> dict:
-    from bench.api_bench import _drop_postgres, _fresh_postgres, _postgres_url, _postgres_version
+    from bench.scratch import run_worker
 
-    data_dir = tempfile.mkdtemp(prefix=f"mamori-query-bench-{kind}-")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MAMORI_") and k != "DATABASE_URL"
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "mamori.settings",
-            "MAMORI_DATA_DIR": data_dir,
-            "MAMORI_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
+    return run_worker(
+        kind, __file__,
+        ["--runs", str(args.runs), "--pg-budget", str(args.pg_budget),
+         "--sqlite-sizes", *map(str, args.sqlite_sizes), "--pg-sizes", *map(str, args.pg_sizes)],
+        name="query", show_stderr=True,
     )
-    url = None
-    if kind == "postgresql":
-        url = _fresh_postgres(_postgres_url())
-        env["DATABASE_URL"] = url
-        version = _postgres_version(url).split(" on ")[0]
-    else:
-        import sqlite3
 
-        version = f"SQLite {sqlite3.sqlite_version}"
-    try:
-        command = [
-            sys.executable,
-            __file__,
-            "--worker",
-            "--runs",
-            str(args.runs),
-            "--pg-budget",
-            str(args.pg_budget),
-            "--sqlite-sizes",
-            *map(str, args.sqlite_sizes),
-            "--pg-sizes",
-            *map(str, args.pg_sizes),
-        ]
-        out = subprocess.run(
-            command,
-            env=env,
-            cwd=ROOT,
-            text=True,
-            stdout=subprocess.PIPE,  # noqa: S603
-            stderr=None,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"worker failed ({out.returncode})")
-        run = json.loads(out.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if url:
-            _drop_postgres(url)
-    run["database"] = version
-    run["when"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return run
 
 
 def _md(data: dict) -> str:

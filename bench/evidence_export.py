@@ -30,12 +30,10 @@ import json
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,54 +151,11 @@ def _worker(args) -> dict:
 # --- driver ----------------------------------------------------------------------------------------
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("BENCH_DATABASE_URL", "").strip()
-    return url if url.startswith(("postgres://", "postgresql://")) else None
-
-
 def _bench_database(kind: str, args) -> dict:
-    from bench.api_bench import _drop_postgres, _fresh_postgres, _postgres_version
+    from bench.scratch import run_worker
 
-    data_dir = tempfile.mkdtemp(prefix=f"mamori-evidence-bench-{kind}-")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MAMORI_") and k != "DATABASE_URL"
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "mamori.settings",
-            "MAMORI_DATA_DIR": data_dir,
-            "MAMORI_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    url = None
-    if kind == "postgresql":
-        url = _fresh_postgres(_postgres_url())
-        env["DATABASE_URL"] = url
-        version = _postgres_version(url)
-    else:
-        import sqlite3
+    return run_worker(kind, __file__, ["--events", str(args.events)], name="evidence")
 
-        version = f"SQLite {sqlite3.sqlite_version}"
-    try:
-        out = subprocess.run(  # noqa: S603
-            [sys.executable, __file__, "--worker", "--events", str(args.events)],
-            env=env,
-            cwd=ROOT,
-            text=True,
-            capture_output=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-4000:])
-        run = json.loads(out.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if url:
-            _drop_postgres(url)
-    run["database"] = version
-    run["when"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return run
 
 
 def _md(data: dict) -> str:
@@ -282,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_worker(args)))
         return 0
     sys.path.insert(0, str(ROOT))
+    from bench.api_bench import _postgres_url
+
     for kind in args.databases.split(","):
         if kind == "postgresql" and not _postgres_url():
             print("PostgreSQL skipped: set BENCH_DATABASE_URL", file=sys.stderr)
