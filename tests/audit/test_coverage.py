@@ -29,13 +29,11 @@ from mamori.tenancy.context import use_tenant
 
 
 def _import_all_actions() -> None:
+    """Import every ``actions.py`` and ``actions_<topic>.py`` module of every Mamori app."""
     for config in apps.get_app_configs():
         if config.name.startswith("mamori."):
-            try:
-                importlib.import_module(f"{config.name}.actions")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.actions":
-                    raise
+            for path in sorted(Path(config.path).glob("actions*.py")):
+                importlib.import_module(f"{config.name}.{path.stem}")
 
 
 _import_all_actions()
