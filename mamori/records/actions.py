@@ -226,7 +226,17 @@ def create_record(*, actor: Actor, workspace_id: int, title: str, body: str = ""
         [RecordLabel(tenant_id=record.tenant_id, record=record, label=label) for label in labels]
     )
     record_event("record.created", actor=actor, target=record, after=_record_snapshot(record, labels))
+    _cache_labels(record, labels)
     return record
+
+
+def _cache_labels(record: Record, labels: list[Label]) -> None:
+    """Hand callers the labels already in memory as if prefetched, so rendering the
+    new record does not read them back (what ``prefetch_related`` stores)."""
+    cached = record.labels.all()
+    cached._result_cache = sorted(labels, key=lambda label: (label.name, label.pk))
+    cached._prefetch_done = True
+    record._prefetched_objects_cache = {"labels": cached}
 
 
 _UNSET: Any = object()
