@@ -7,15 +7,18 @@ the background; poll ``GET /evidence/exports/{id}`` until ``status`` is
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.http import FileResponse
 from django.views.decorators.cache import never_cache
 from ninja import Router, Schema
 from ninja.responses import Status
+from pydantic import Field
 
 from mamori.api.auth import actor, api_user
 from mamori.api.common import CREATE, UtcDateTime, checked_id
 from mamori.api.problems import Problem
-from mamori.evidence import actions, queries
+from mamori.evidence import actions, queries, retention
 
 router = Router(tags=["evidence"])
 READ_EXPORT = {401: Problem, 403: Problem, 404: Problem, 422: Problem}
@@ -69,3 +72,46 @@ def download_evidence_export(request, export_id: int):
     actions.record_download(actor=actor(request), export=export)
     response = FileResponse(handle, as_attachment=True, filename=export.filename, content_type="application/zip")
     return never_cache(lambda _request: response)(request)
+
+
+class RetentionOut(Schema):
+    category: str
+    days: int = Field(description="Days kept; 0 = for the contract's life.")
+    override: int | None = Field(description="The tenant's own choice, or null for the provider default.")
+    default_days: int
+    min_days: int
+    max_days: int = Field(description="0 = no upper bound.")
+
+
+class RetentionIn(Schema):
+    category: Literal["operation", "signin", "api"]
+    days: int | None = Field(None, ge=0, le=36500,
+                             description="Days to keep (0 = the contract's life); null = the provider default.")
+
+
+def _retention_rows() -> list[dict]:
+    from mamori.evidence.models import RetentionOverride
+
+    overrides = {o.category: o.days for o in RetentionOverride.objects.all()}
+    rows = []
+    for category in retention.TENANT_CATEGORIES:
+        limits = retention.bounds(category)
+        default = retention.default_days(category)
+        rows.append({"category": category, "override": overrides.get(category),
+                     "days": overrides.get(category, default), "default_days": default,
+                     "min_days": limits.min_days, "max_days": limits.max_days})
+    return rows
+
+
+@router.get("/retention", response={200: list[RetentionOut], **READ_EXPORT})
+def get_retention(request):
+    """How long each category of the tenant's log is kept (tenant admins)."""
+    queries.require_evidence_admin_user(api_user(request))
+    return _retention_rows()
+
+
+@router.put("/retention", response={200: list[RetentionOut], **READ_EXPORT})
+def set_retention(request, payload: RetentionIn):
+    """Set one category's retention inside the provider's bounds, or clear it with null."""
+    actions.set_retention(actor=actor(request), category=payload.category, days=payload.days)
+    return _retention_rows()

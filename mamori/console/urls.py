@@ -71,6 +71,7 @@ urlpatterns = [
     path("evidence/new/", evidence.evidence_create, name="evidence_create"),
     path("evidence/<dbid:pk>/", evidence.evidence_detail, name="evidence_detail"),
     path("evidence/<dbid:pk>/download/", evidence.evidence_download, name="evidence_download"),
+    path("settings/retention/", evidence.retention_settings, name="retention"),
     # Personal API tokens
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/new/", tokens.token_create, name="token_create"),

@@ -215,3 +215,37 @@ def record_download(*, actor: Actor, export: EvidenceExport) -> None:
     require_evidence_admin(actor)
     record_event("evidence.export_downloaded", actor=actor, target=export,
                  after={"sha256": export.sha256, "size": export.file_size})
+
+
+@action
+def delete_expired_exports(*, actor: Actor, now: datetime | None = None) -> int:
+    """Delete the files of the active tenant's expired evidence packages (their rows stay,
+    as the record that a package existed); one ``evidence.export_expired`` event each.
+
+    Files are removed after commit, so a rolled-back run never loses a file whose row
+    still points at it.
+    """
+    from django.core.files.storage import default_storage
+
+    require_tenant()
+    now = now or timezone.now()
+    expired = list(EvidenceExport.objects.filter(expires_at__lte=now).exclude(file_path=""))
+    for export in expired:
+        path = export.file_path
+        export.file_path = ""
+        export.save(update_fields=["file_path"])
+        record_event("evidence.export_expired", actor=actor, target=export,
+                     after={"sha256": export.sha256, "expired_at": export.expires_at.isoformat()})
+        transaction.on_commit(lambda path=path: default_storage.delete(path))
+    return len(expired)
+
+
+def delete_expired_exports_everywhere(*, actor: Actor, now: datetime | None = None) -> int:
+    """The daily job over every tenant (one transaction each)."""
+    from mamori.tenancy.actions import list_tenants_across_tenants
+
+    total = 0
+    for tenant in list_tenants_across_tenants():
+        with tenant_context(tenant):
+            total += delete_expired_exports(actor=actor, now=now)
+    return total

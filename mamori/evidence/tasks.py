@@ -21,6 +21,10 @@ def generate_evidence_export(*, export_id: int, tenant_id: int) -> int:
 def purge_expired_audit_events(*, dry_run: bool = False) -> int:
     """The retention purge (schedule it daily, e.g. ``mamori audit purge`` from cron)."""
     from mamori.audit.events import Actor
-    from mamori.evidence.actions import purge_expired_events
+    from mamori.evidence.actions import delete_expired_exports_everywhere, purge_expired_events
 
-    return purge_expired_events(actor=Actor.system("retention purge"), dry_run=dry_run).removed_count
+    actor = Actor.system("retention purge")
+    removed = purge_expired_events(actor=actor, dry_run=dry_run).removed_count
+    if not dry_run:
+        delete_expired_exports_everywhere(actor=actor)
+    return removed

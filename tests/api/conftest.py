@@ -50,6 +50,9 @@ class ApiClient:
     def post(self, path, data=None, **kw):
         return self.request("POST", path, data, **kw)
 
+    def put(self, path, data=None, **kw):
+        return self.request("PUT", path, data, **kw)
+
     def patch(self, path, data=None, **kw):
         return self.request("PATCH", path, data, **kw)
 

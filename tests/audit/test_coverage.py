@@ -73,6 +73,12 @@ def _outbox(c):
                                         body="b", raw="raw")
 
 
+def _export_with_file(c):
+    from mamori.evidence.actions import finish_export
+
+    return finish_export(export_id=_export(c).pk, ok=True, file_path="evidence/none.zip")
+
+
 def _login_link(c):
     from mamori.accounts.actions import consume_login_link, issue_login_link
 
@@ -155,6 +161,8 @@ CALLS: dict[str, Callable] = {
     E + "request_export": lambda c: _export(c),
     E + "finish_export": lambda c: ACTIONS[E + "finish_export"](export_id=_export(c).pk, ok=True),
     E + "record_download": lambda c: ACTIONS[E + "record_download"](actor=c.actor, export=_export(c)),
+    E + "delete_expired_exports": lambda c: ACTIONS[E + "delete_expired_exports"](
+        actor=Actor.system("test"), now=_export_with_file(c).expires_at),
     # SIEM webhooks
     S + "create_subscription": lambda c: _subscription(c),
     S + "update_subscription": lambda c: ACTIONS[S + "update_subscription"](

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
@@ -65,3 +66,57 @@ def evidence_download(request, pk: int):
     handle = queries.open_package(export)
     actions.record_download(actor=actor(request), export=export)
     return FileResponse(handle, as_attachment=True, filename=export.filename, content_type="application/zip")
+
+
+
+class RetentionForm(forms.Form):
+    """One category's retention: a number of days (0 = the contract's life) or the default."""
+
+    category = forms.ChoiceField(choices=[(c, c) for c in retention.TENANT_CATEGORIES],
+                                 widget=forms.HiddenInput)
+    days = forms.IntegerField(label=_("Days"), min_value=0, max_value=36500, required=False,
+                              help_text=_("0 keeps events for the contract's life. "
+                                          "Leave empty to use the provider default."))
+
+
+def _retention_form(category: str, data=None, initial=None) -> RetentionForm:
+    # One form per category on one page: ids must not collide.
+    return RetentionForm(data, initial=initial, auto_id=f"id_{category}_%s")
+
+
+@console_view(FORM, perm=Perm.VIEW_AUDIT)
+def retention_settings(request):
+    """Tenant admins choose how long each category of their log is kept, inside the
+    provider's bounds; everyone who may read the log sees the policy."""
+    from mamori.evidence.models import RetentionOverride
+
+    overrides = {o.category: o.days for o in RetentionOverride.objects.all()}
+    bound: dict[str, RetentionForm] = {}
+    if request.method == "POST":
+        queries.require_evidence_admin_user(request.user)
+        category = request.POST.get("category", "")
+        form = _retention_form(category if category in retention.TENANT_CATEGORIES else "x", request.POST)
+        if form.is_valid():
+            try:
+                actions.set_retention(actor=actor(request), category=form.cleaned_data["category"],
+                                      days=form.cleaned_data["days"])
+            except ValidationError as exc:
+                apply_validation_error(form, exc)
+            else:
+                messages.success(request, _("Retention saved."))
+                return redirect("console:retention")
+        if category in retention.TENANT_CATEGORIES:
+            bound[category] = form
+        else:
+            messages.error(request, _("Unknown category."))
+    rows = [{
+        "category": category,
+        "default": retention.default_days(category),
+        "bounds": retention.bounds(category).describe(),
+        "override": overrides.get(category),
+        "form": bound.get(category) or _retention_form(
+            category, initial={"category": category, "days": overrides.get(category)}),
+    } for category in retention.TENANT_CATEGORIES]
+    return render(request, "console/evidence/retention.html", {
+        "rows": rows, "can_change": actions.is_evidence_admin(request.user),
+    }, status=422 if request.method == "POST" else 200)
