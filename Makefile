@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mamori-installed
 
-.PHONY: run test lint fmt bench clean-venv messages
+.PHONY: run test lint fmt bench clean-venv messages screenshots
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Re-run the browser tests and keep their screenshots for the docs (look at them before committing).
+screenshots: $(STAMP)
+	MAMORI_REQUIRE_BROWSER=1 MAMORI_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/e2e
 
 bench: $(STAMP)
 	$(BIN)/python bench/run

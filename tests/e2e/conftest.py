@@ -13,7 +13,9 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
 ]
-SCREENSHOTS = Path(os.environ.get("MAMORI_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
+# Test runs keep their screenshots under var/ (ignored by git); `make screenshots`
+# points this at docs/screenshots to refresh the pictures the docs show.
+SCREENSHOTS = Path(os.environ.get("MAMORI_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
 
 
 def _require_chromium() -> None:
