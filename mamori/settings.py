@@ -71,8 +71,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "mamori.tenancy.middleware.TenantUserLanguageMiddleware",
-    "mamori.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: it tells a user whose password expired why they are asked for a new one.
+    "mamori.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -139,14 +140,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# One validator applies the active tenant's password policy (defaults: NIST SP 800-63B /
+# OWASP ASVS 5.0); it calls Django's common-password and similarity checks itself.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
-     "OPTIONS": {"user_attributes": ["email", "name"]}},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "mamori.accounts.validators.MaximumLengthValidator",
-     "OPTIONS": {"max_length": 128}},
+    {"NAME": "mamori.accounts.policy.TenantPasswordPolicyValidator"},
 ]
 # USERNAME_FIELD is unique per tenant, not globally: lookups go through the tenant-scoped backend.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
@@ -155,6 +152,8 @@ LOGIN_REDIRECT_URL = "console:dashboard"
 # A URL name, so it resolves inside the tenant's /t/<slug>/ prefix.
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 LOGIN_LINK_MAX_AGE_HOURS = env_int("MAMORI_LOGIN_LINK_HOURS", 24)
+# How long an e-mailed invitation link stays valid (single use; re-sending revokes it).
+INVITATION_MAX_AGE_HOURS = env_int("MAMORI_INVITATION_MAX_AGE_HOURS", 72)
 
 ACCOUNT_ADAPTER = "mamori.accounts.adapter.MamoriAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}

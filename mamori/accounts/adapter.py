@@ -13,6 +13,9 @@ class MamoriAccountAdapter(DefaultAccountAdapter):
         from mamori.audit.events import Actor
 
         set_password(actor=Actor.for_user(user), user=user, password=password)
+        from mamori.accounts.mail import send_password_changed
+
+        send_password_changed(user)  # after commit; tells the owner in case it was not them
 
     def get_login_redirect_url(self, request):
         from django.urls import reverse

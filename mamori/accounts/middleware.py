@@ -1,7 +1,16 @@
-"""Send users who must set a password to that page before anything else."""
+"""Send users who must set a password to that page before anything else.
 
+That is: an initial password set by an admin (``must_change_password``), no usable
+password yet, or a password older than the tenant policy's expiry. The expiry is
+checked on every request, so a session that outlives the expiry is caught too.
+"""
+
+from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from mamori.accounts.policy import password_expired, policy_for_tenant
 
 
 class PasswordChangeRequiredMiddleware:
@@ -10,13 +19,19 @@ class PasswordChangeRequiredMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if (
-            getattr(request, "tenant", None) is not None
-            and user is not None
-            and user.is_authenticated
-            and (user.must_change_password or not user.has_usable_password())
-        ):
-            allowed = {reverse("accounts:set_password"), reverse("account_logout")}
-            if request.path not in allowed and not request.path_info.startswith("/i18n/"):
-                return redirect("accounts:set_password")
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and user is not None and user.is_authenticated:
+            expired = False
+            must = user.must_change_password or not user.has_usable_password()
+            if not must:
+                policy = policy_for_tenant(tenant)
+                expired = password_expired(user, policy)
+            if must or expired:
+                allowed = {reverse("accounts:set_password"), reverse("account_logout")}
+                if request.path not in allowed and not request.path_info.startswith("/i18n/"):
+                    if expired and request.method in ("GET", "HEAD"):
+                        messages.warning(request, _(
+                            "Your password has expired: the password policy asks for a new one every "
+                            "%(days)d days. Choose a new password to continue.") % {"days": policy.expiry_days})
+                    return redirect("accounts:set_password")
         return self.get_response(request)

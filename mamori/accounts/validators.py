@@ -1,4 +1,4 @@
-"""Password validators Django lacks (the full per-tenant policy comes with accounts)."""
+"""Password validator pieces Django lacks (used by the tenant policy in ``mamori.accounts.policy``)."""
 
 from __future__ import annotations
 

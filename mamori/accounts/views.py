@@ -1,4 +1,4 @@
-"""One-time sign-in links and setting a password (thin: the work is in actions)."""
+"""One-time sign-in links, invitations, setting and changing a password (thin: the work is in actions)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from mamori.access.errors import NotFound
 from mamori.accounts import actions
-from mamori.accounts.forms import NewPasswordForm
+from mamori.accounts.forms import ChangePasswordForm, InvitationForm, NewPasswordForm
 from mamori.audit.events import Actor
 
 
@@ -51,3 +52,70 @@ def set_password_view(request):
             messages.success(request, _("Your password has been set."))
             return redirect("console:dashboard")
     return render(request, "accounts/set_password.html", {"form": form})
+
+
+def _form_errors(form, exc: ValidationError, fields: dict[str, str]) -> None:
+    """An action's field errors onto the form (``fields`` maps action field → form field)."""
+    for field, messages_ in exc.message_dict.items():
+        for message in messages_:
+            form.add_error(fields.get(field), message)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def invitation(request, secret: str):
+    """GET shows the registration form and never uses the link (mail scanners fetch links);
+    POST sets the password, uses the link up and signs the invitee in. A reused, expired,
+    revoked or tampered link is a clear page that changes nothing."""
+    try:
+        pending = actions.find_invitation(secret)
+    except NotFound:
+        return render(request, "accounts/invitation_invalid.html", status=404)
+    form = InvitationForm(request.POST or None, initial={"name": pending.user.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = actions.accept_invitation(secret=secret, password=form.cleaned_data["password1"],
+                                             name=form.cleaned_data["name"])
+        except NotFound:
+            return render(request, "accounts/invitation_invalid.html", status=404)
+        except ValidationError as exc:
+            _form_errors(form, exc, {"password": "password1", "name": "name"})
+        else:
+            request._mamori_login_method = "invitation"
+            login(request, user, backend="mamori.accounts.backends.TenantAuthenticationBackend")
+            messages.success(request, _("Welcome! Your account is ready."))
+            return redirect("console:dashboard")
+    return render(request, "accounts/invitation.html", {"form": form, "invited_user": pending.user,
+                                                        "expires_at": pending.expires_at})
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_password_view(request):
+    """The user's own change; the current password is asked, every other session ends."""
+    form = ChangePasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.change_password(actor=Actor.for_user(request.user), user=request.user,
+                                    current_password=form.cleaned_data["current_password"],
+                                    password=form.cleaned_data["password1"])
+        except ValidationError as exc:
+            _form_errors(form, exc, {"password": "password1", "current_password": "current_password"})
+        else:
+            request.user.refresh_from_db()
+            update_session_auth_hash(request, request.user)
+            messages.success(request, _("Your password has been changed. Your other sessions were signed out."))
+            return redirect("accounts:change_password")
+    return render(request, "accounts/change_password.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["POST"])
+def end_my_sessions(request):
+    """Sign out of every other browser and device; this session stays signed in."""
+    user = actions.end_sessions(actor=Actor.for_user(request.user), user=request.user)
+    update_session_auth_hash(request, user)
+    messages.success(request, _("You were signed out of every other session."))
+    return redirect("accounts:change_password")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from ninja import Router, Schema
 from pydantic import Field
 
+from mamori.accounts.queries_signins import my_signins
 from mamori.api.auth import api_user
 from mamori.api.common import (
     AUTH,
@@ -112,6 +113,6 @@ def get_audit_event(request, event_id: int):
 
 @router.get("/my-sign-ins", response={200: AuditEventPage, **AUTH, 422: RESTRICTED_READ[422]})
 def my_sign_ins(request, before: _text(120, "Cursor from next_before.") = "", limit: Limit = DEFAULT_LIMIT):
-    """Your own sign-in history (any role): sign-ins, sign-outs and failed attempts with your e-mail."""
-    page = queries.my_signins(api_user(request), before=before or None, limit=limit)
+    """Your own sign-in history (any role); /me/signins is the same with a result filter and sign-in fields."""
+    page = my_signins(api_user(request), before=before or None, limit=limit)
     return {"items": page.events, "next_before": page.next_cursor}

@@ -20,8 +20,12 @@ from mamori.api import (
     me,
     problems,
     records,
+    security,
     siem,
+    signins,
     tokens,
+    units,
+    user_import,
     users,
     workspaces,
 )
@@ -64,7 +68,11 @@ api.add_router("/workspaces", workspaces.router)
 api.add_router("/labels", labels.router)
 api.add_router("/records", records.router)
 api.add_router("/users", users.router)
+api.add_router("/users", user_import.router)
 api.add_router("/audit", audit.router)
 api.add_router("/tokens", tokens.router)
 api.add_router("/evidence", evidence.router)
 api.add_router("/siem", siem.router)
+api.add_router("", signins.router)
+api.add_router("/security", security.router)
+api.add_router("/units", units.router)

@@ -31,11 +31,13 @@ from mamori.api.common import (
 )
 from mamori.api.labels import LabelOut
 from mamori.records import actions
-from mamori.records.queries import access_record, search_records
+from mamori.records.queries import access_record, record_comments, search_records
 
 router = Router(tags=["records"])
 
 ClassificationName = Literal["public", "internal", "confidential", "restricted"]
+ReviewStatusName = Literal["none", "approved", "changes_requested"]
+CommentBody = Annotated[str, Field(min_length=1, max_length=actions.MAX_COMMENT), Storable]
 Title = Annotated[str, Field(min_length=1, max_length=300), Storable]
 Body = Annotated[str, Field(max_length=100_000), Storable]
 PropertyName = Annotated[str, Field(min_length=1, max_length=64), Storable]
@@ -60,6 +62,9 @@ class RecordOut(Schema):
     created_by_id: int | None
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    review_status: ReviewStatusName
+    reviewed_by_id: int | None
+    reviewed_at: UtcDateTime | None
 
 
 def record_out(record) -> dict:
@@ -173,3 +178,50 @@ def update_record(request, record_id: int, payload: RecordPatch):
 def delete_record(request, record_id: int):
     actions.delete_record(actor=actor(request), record_id=checked_id(record_id))
     return Status(204, None)
+
+
+# --- Comments and reviews ------------------------------------------------------------
+
+class CommentOut(Schema):
+    id: int
+    author_id: int | None
+    body: str
+    review_decision: Literal["", "approved", "changes_requested"] = Field(
+        description="Set when the comment came with a review.")
+    created_at: UtcDateTime
+
+
+class CommentPage(Schema):
+    items: list[CommentOut]
+    next_offset: int | None
+
+
+class CommentIn(Schema):
+    body: CommentBody
+
+
+class ReviewIn(Schema):
+    decision: Literal["approved", "changes_requested"]
+    comment: Annotated[str, Field(max_length=actions.MAX_COMMENT), Storable] = Field(
+        "", description="Required when requesting changes.")
+
+
+@router.get("/{int:record_id}/comments", response={200: CommentPage, **READ_ONE})
+def list_record_comments(request, record_id: int, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0):
+    """Comments on the record, oldest first."""
+    return page(record_comments(api_user(request), checked_id(record_id)), limit=limit, offset=offset)
+
+
+@router.post("/{int:record_id}/comments", response={201: CommentOut, **CHANGE})
+def comment_on_record(request, record_id: int, payload: CommentIn):
+    """Needs the records.comment permission and membership of the record's workspace."""
+    comment = actions.comment_on_record(actor=actor(request), record_id=checked_id(record_id), body=payload.body)
+    return Status(201, comment)
+
+
+@router.post("/{int:record_id}/review", response={200: RecordOut, **CHANGE})
+def review_record(request, record_id: int, payload: ReviewIn):
+    """Approve the record or request changes (records.approve). A later edit resets the review."""
+    record = actions.review_record(actor=actor(request), record_id=checked_id(record_id),
+                                   decision=payload.decision, comment=payload.comment)
+    return access_record(api_user(request), record.pk)

@@ -4,31 +4,83 @@ Every chain (``tenant:<id>`` for a tenant's log, ``provider`` for the provider
 log) numbers its events 1, 2, 3… and each event's ``hash`` is
 ``sha256(canonical_bytes(payload))`` over every stored field plus the previous
 event's hash (``mamori.audit.canonical``). The writer seals an event when it
-inserts it (``seal``), under a lock on the chain's ``ChainHead`` row; see
+inserts it (``seal_payloads``), under a lock on the chain's ``ChainHead`` row; see
 docs/decisions/0007-audit-chain-sealing.md for why the writer and not a task.
 
 ``payload_for`` and ``verify_chain`` are pure: the evidence export and the
 standalone verifier reuse them (``verify_chain`` also accepts plain dicts).
+
+Throughput (docs/audit.md, "Performance"): the writer does the per-event work in
+plain dicts (no model ``__init__``), hashes with the canonical encoder built once
+(``fast_canonical_text``, byte-identical to ``canonical_bytes``), and on
+PostgreSQL sends a whole batch as one JSON parameter — the very canonical texts
+it hashed — to one ``INSERT … SELECT … FROM jsonb_to_recordset(…)``, so the
+driver neither parses a statement with thousands of placeholders nor adapts
+thousands of values.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-from mamori.audit.canonical import CHAIN_FIELDS, GENESIS_HASH, chain_name, event_hash, format_time
+from mamori.audit.canonical import (
+    CHAIN_FIELDS,
+    GENESIS_HASH,
+    chain_name,
+    fast_canonical_text,
+    fast_format_time,
+    format_time,
+)
 
 _PLAIN_FIELDS = ("action", "actor_type", "actor_id", "actor_label", "target_type", "target_id",
                  "target_label", "user_agent", "request_id")
+#: Stored fields of an event that its payload holds (``CHAIN_FIELDS`` without ``chain``).
+_STORED_PAYLOAD_FIELDS = tuple(name for name in CHAIN_FIELDS if name != "chain")
+_STORE_JSON = json.JSONEncoder(allow_nan=False).encode  # what json.dumps(value, allow_nan=False) gives
 
 
 def normalise_json(value: Any) -> Any:
     """The value as the JSON column gives it back (tuples → lists, keys → strings)."""
     if value is None:
         return None
+    return json.loads(json.dumps(value, allow_nan=False))
+
+
+def _is_plain_json(value: Any) -> bool:
+    """True when ``value`` already is what ``normalise_json`` would return (str keys, lists,
+    str/int/bool/None leaves), so the JSON round trip can be skipped. Floats and anything else
+    take the round trip (it rejects NaN and infinities and normalises the rest)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if not _is_plain_json(item):
+                return False
+        return True
+    if kind is list:
+        return all(_is_plain_json(item) for item in value)
+    return False
+
+
+def _normalised(value: Any) -> Any:
+    """``normalise_json(value)``, without the round trip when the value is already plain.
+
+    Returns ``value`` itself in that case: the writer's callers hand over fresh dicts (the
+    redactor copies them)."""
+    if value is None or _is_plain_json(value):
+        return value
     return json.loads(json.dumps(value, allow_nan=False))
 
 
@@ -86,25 +138,36 @@ def verify_chain(events: Iterable[Any], *, start_seq: int = 1, start_hash: str =
     event to belong to that chain. ``on_event(seq, hash)`` is called for every
     good event (used to compare digests while streaming). Constant memory.
     """
+    return verify_prepared(map(_payload_and_hash, events), start_seq=start_seq, start_hash=start_hash,
+                           chain=chain, on_event=on_event)
+
+
+def verify_prepared(items: Iterable[tuple[dict[str, Any], str]], *, start_seq: int = 1,
+                    start_hash: str = GENESIS_HASH, chain: str | None = None, on_event=None) -> VerifyResult:
+    """``verify_chain`` over ``(payload, stored_hash)`` pairs whose payload holds exactly the
+    ``CHAIN_FIELDS`` (``mamori.audit.verify.stream_prepared`` yields them straight from the
+    database). Same checks, in the same order, with the same results."""
     expected = start_seq
     prev_hash = start_hash
     count = 0
-    for event in events:
-        payload, stored_hash = _payload_and_hash(event)
+    sha256 = hashlib.sha256
+    text = fast_canonical_text
+    for payload, stored_hash in items:
         seq = payload["seq"]
         if seq is None:
             return VerifyResult(False, expected, "unsealed event (no sequence number)", expected - 1, prev_hash, count)
         if chain is not None and payload["chain"] != chain:
             return VerifyResult(False, seq, f"event belongs to chain {payload['chain']}", expected - 1, prev_hash, count)
-        if seq < expected:
-            return VerifyResult(False, seq, "duplicate or out-of-order sequence number", expected - 1, prev_hash, count)
-        if seq > expected:
+        if seq != expected:
+            if seq < expected:
+                return VerifyResult(False, seq, "duplicate or out-of-order sequence number", expected - 1,
+                                    prev_hash, count)
             missing = f"{expected}" if seq == expected + 1 else f"{expected}–{seq - 1}"
             return VerifyResult(False, expected, f"event(s) {missing} missing (deleted)", expected - 1, prev_hash, count)
         if payload["prev_hash"] != prev_hash:
             return VerifyResult(False, seq, "prev_hash does not match the previous event's hash "
                                 "(inserted, removed or reordered event)", expected - 1, prev_hash, count)
-        if event_hash(payload) != stored_hash:
+        if sha256(text(payload).encode("utf-8")).hexdigest() != stored_hash:
             return VerifyResult(False, seq, "hash mismatch (event content changed)", expected - 1, prev_hash, count)
         count += 1
         prev_hash = stored_hash
@@ -149,69 +212,214 @@ def _set_head_hash(connection, chain: str, seq: int, new_hash: str) -> None:
                        [new_hash, chain, seq])
 
 
-_INSERT_SQL: dict[tuple, tuple[str, list]] = {}
+@dataclass(frozen=True)
+class _Statement:
+    fields: tuple  # concrete non-pk fields, in column order
+    others: tuple  # the fields that are not in the payload (tenant_id, tenant_ref…): per-row extras
+    sql: str  # PostgreSQL: the whole INSERT; SQLite: "INSERT … VALUES " (rows appended)
+    row: str = ""  # SQLite: one row's placeholders
 
 
-def _insert_statement(model, connection, rows: int = 1) -> tuple[str, list]:
-    """``INSERT … VALUES (…)[, (…)…] RETURNING id`` for ``model`` (built once per size)."""
-    key = (model, connection.vendor, rows)
-    cached = _INSERT_SQL.get(key)
-    if cached is None:
-        from django.db import models
-
-        qn = connection.ops.quote_name
-        pg = connection.vendor == "postgresql"
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-        holders = []
-        for f in fields:
-            if pg and isinstance(f, models.JSONField):
-                holders.append("%s::jsonb")
-            elif pg and isinstance(f, models.GenericIPAddressField):
-                holders.append("%s::inet")
-            else:
-                holders.append("%s")
-        row = f"({', '.join(holders)})"
-        # Only quoted model metadata and placeholders: no value is interpolated.
-        sql = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-               f"VALUES {', '.join([row] * rows)} RETURNING {qn(model._meta.pk.column)}")
-        cached = _INSERT_SQL[key] = (sql, fields)
-    return cached
+_STATEMENTS: dict[tuple, _Statement] = {}
 
 
-def _insert(connection, events: list, head: tuple[str, int, str] | None = None) -> None:
-    """Insert ``events`` (one model) with one prepared statement; the ORM's save costs ~4× more.
+def _statement(model, connection) -> _Statement:
+    """The INSERT for ``model`` on this database (built once).
 
-    On PostgreSQL, ``head`` (chain, seq, hash) is stored in the same statement (a
-    data-modifying CTE), saving a round trip per event.
+    PostgreSQL: ``INSERT … SELECT … FROM jsonb_to_recordset(%s::jsonb)``: one parameter,
+    a JSON array of row objects (each the event's canonical payload plus ``hash`` and the
+    extras), so the statement text and its parameters stay tiny whatever the batch size.
+    Text columns come out of the record set as ``text`` and are assigned to their
+    ``varchar(n)`` columns by the INSERT, which refuses over-long values like a plain INSERT.
+    SQLite: a multi-row ``VALUES`` list.
     """
+    key = (model, connection.vendor)
+    cached = _STATEMENTS.get(key)
+    if cached is not None:
+        return cached
     from django.db import models
 
-    sql, fields = _insert_statement(type(events[0]), connection, len(events))
-    values = []
-    for event in events:
+    qn = connection.ops.quote_name
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    others = tuple(f for f in fields if f.attname not in _STORED_PAYLOAD_FIELDS and f.attname != "hash")
+    columns = ", ".join(qn(f.column) for f in fields)
+    table = qn(model._meta.db_table)
+    pk = qn(model._meta.pk.column)
+    if connection.vendor == "postgresql":
+        definitions = []
         for f in fields:
-            value = getattr(event, f.attname)
-            if isinstance(f, models.JSONField):
-                value = None if value is None else json.dumps(value, allow_nan=False)
-            elif isinstance(f, models.DateTimeField):
-                value = connection.ops.adapt_datetimefield_value(value)
-            values.append(value)
-    if head is not None:
+            if isinstance(f, models.CharField | models.TextField):
+                kind = "text"
+            else:
+                kind = f.db_type(connection)
+            definitions.append(f"{qn(f.attname)} {kind}")
+        # Only quoted model metadata and placeholders: no value is interpolated.
+        sql = (f"INSERT INTO {table} ({columns}) SELECT {', '.join(qn(f.attname) for f in fields)} "  # noqa: S608
+               f"FROM jsonb_to_recordset(%s::jsonb) AS x({', '.join(definitions)}) RETURNING {pk}, {qn('seq')}")
+        statement = _Statement(fields, others, sql)
+    else:
+        statement = _Statement(fields, others, f"INSERT INTO {table} ({columns}) VALUES ",  # noqa: S608
+                               "(" + ", ".join(["%s"] * len(fields)) + ")")
+    _STATEMENTS[key] = statement
+    return statement
+
+
+#: Events per INSERT statement (SQLite: 17 columns × 500 stays under its variable limit).
+INSERT_BATCH = 500
+INSERT_BATCH_PG = 2000
+
+
+def _insert_pg(connection, statement: _Statement, rows: list[str], head: tuple[str, int, str] | None) -> dict:
+    sql = statement.sql
+    params: list[Any] = ["[" + ",".join(rows) + "]"]
+    if head is not None:  # store the new head hash in the same statement (one round trip less)
         from mamori.audit.models import ChainHead
 
         table = connection.ops.quote_name(ChainHead._meta.db_table)
-        sql = (f"WITH ins AS ({sql}, seq), upd AS (UPDATE {table} SET last_hash = %s "  # noqa: S608
-               "WHERE name = %s AND last_seq = %s) SELECT id, seq FROM ins")
-        values += [head[2], head[0], head[1]]
-    else:
-        sql += ", seq"
+        sql = (f"WITH ins AS ({sql}), upd AS (UPDATE {table} SET last_hash = %s "  # noqa: S608
+               "WHERE name = %s AND last_seq = %s) SELECT * FROM ins")
+        params += [head[2], head[0], head[1]]
+    # A server-binding cursor on Django's connection (same transaction): the JSON goes as a bound
+    # parameter instead of being escaped into the statement text by the client-side cursor.
+    from psycopg import Cursor
+
+    connection.ensure_connection()
+    with Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return {seq: pk for pk, seq in cursor.fetchall()}
+
+
+def _insert_sqlite(connection, statement: _Statement, payloads: list[dict], times: list, hashes: list[str],
+                   extras: list[dict]) -> dict:
+    adapt_time = connection.ops.adapt_datetimefield_value
+    values: list[Any] = []
+    names = [f.attname for f in statement.fields]
+    for payload, when, hash_, extra in zip(payloads, times, hashes, extras, strict=True):
+        for name in names:
+            if name == "occurred_at":
+                values.append(adapt_time(when))
+            elif name == "hash":
+                values.append(hash_)
+            elif name == "before" or name == "after":
+                value = payload[name]
+                values.append(None if value is None else _STORE_JSON(value))
+            elif name in payload:
+                values.append(payload[name])
+            else:
+                values.append(extra[name])
+    sql = statement.sql + ", ".join([statement.row] * len(payloads)) + " RETURNING id, seq"
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        ids = dict((seq, pk) for pk, seq in cursor.fetchall())
-    for event in events:
-        event.pk = ids[event.seq]
-        event._state.adding = False
-        event._state.db = connection.alias
+        return {seq: pk for pk, seq in cursor.fetchall()}
+
+
+def _encode_extra(values: dict[str, Any]) -> str:
+    return "".join(f"{json.dumps(name)}:{json.dumps(value, allow_nan=False)}," for name, value in values.items())
+
+
+def seal_payloads(model, chain: str, payloads: list[dict[str, Any]], times: list[datetime],
+                  extras: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
+    """Seal and insert events of one chain, in order, under one head lock. The core of the writer.
+
+    ``payloads``: one dict per event holding ``chain``, ``occurred_at`` (formatted),
+    ``action`` … ``request_id`` with ``before``/``after``/``ip`` already normalised, exactly
+    ``CHAIN_FIELDS`` once ``seq`` and ``prev_hash`` are filled in here. ``times``: the
+    events' ``occurred_at`` as datetimes. ``extras``: per event, the model's other columns
+    (``tenant_id`` or ``tenant_ref``). Fills ``seq``/``prev_hash`` in the payloads and
+    returns the new primary keys and the hashes. Runs inside the caller's transaction.
+    """
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        raise RuntimeError("Audit events are sealed inside a transaction.")
+    statement = _statement(model, connection)
+    pg = connection.vendor == "postgresql"
+    seq, prev_hash = _lock_head(connection, chain, len(payloads))
+    first = seq
+    sha256 = hashlib.sha256
+    text = fast_canonical_text
+    hashes: list[str] = []
+    rows: list[str] = []
+    extra_text: dict[tuple, str] = {}
+    for payload, extra in zip(payloads, extras, strict=True):
+        payload["seq"] = seq
+        payload["prev_hash"] = prev_hash
+        canonical = text(payload)
+        prev_hash = sha256(canonical.encode("utf-8")).hexdigest()
+        hashes.append(prev_hash)
+        if pg:
+            # The row object: the canonical payload itself plus "hash" and the extras (jsonb ignores
+            # the key order and "chain", which is not a column).
+            key = tuple(extra.items())
+            prefix = extra_text.get(key)
+            if prefix is None:
+                prefix = extra_text[key] = _encode_extra(extra)
+            rows.append('{"hash":"' + prev_hash + '",' + prefix + canonical[1:])
+        seq += 1
+    last_seq, last_hash = seq - 1, prev_hash
+    ids: dict[int, int] = {}
+    if pg:
+        step = INSERT_BATCH_PG
+        for start in range(0, len(rows), step):
+            final = start + step >= len(rows)
+            ids.update(_insert_pg(connection, statement, rows[start:start + step],
+                                  (chain, last_seq, last_hash) if final else None))
+    else:
+        step = INSERT_BATCH
+        for start in range(0, len(payloads), step):
+            end = start + step
+            ids.update(_insert_sqlite(connection, statement, payloads[start:end], times[start:end],
+                                      hashes[start:end], extras[start:end]))
+        _set_head_hash(connection, chain, last_seq, last_hash)
+    return [ids[s] for s in range(first, last_seq + 1)], hashes
+
+
+def build_payload(chain: str, when: datetime, fields: dict[str, Any]) -> dict[str, Any]:
+    """A payload (without ``seq``/``prev_hash``) from raw field values: ``before``/``after``
+    normalised as the JSON column returns them, ``ip`` as text."""
+    payload = {
+        "chain": chain,
+        "occurred_at": fast_format_time(when),
+        "action": fields["action"],
+        "actor_type": fields.get("actor_type", ""),
+        "actor_id": fields.get("actor_id", ""),
+        "actor_label": fields.get("actor_label", ""),
+        "target_type": fields.get("target_type", ""),
+        "target_id": fields.get("target_id", ""),
+        "target_label": fields.get("target_label", ""),
+        "before": _normalised(fields.get("before")),
+        "after": _normalised(fields.get("after")),
+        "ip": normalise_ip(fields.get("ip")),
+        "user_agent": fields.get("user_agent", ""),
+        "request_id": fields.get("request_id", ""),
+        "seq": None,
+        "prev_hash": "",
+    }
+    return payload
+
+
+def materialise(model, payload: dict[str, Any], when: datetime, pk: int, hash_: str, extra: dict[str, Any],
+                cached: dict[str, Any] | None = None):
+    """The saved model instance for a sealed payload, without ``Model.__init__`` (which costs
+    more than sealing the event). Built like an unpickled instance: ``__new__``, the field
+    attributes, a ``ModelState`` marked as loaded from the default database."""
+    from django.db import connection
+    from django.db.models.base import ModelState
+
+    instance = model.__new__(model)
+    values = instance.__dict__
+    values["id"] = pk
+    for name in _STORED_PAYLOAD_FIELDS:
+        values[name] = payload[name]
+    values["occurred_at"] = when
+    values["hash"] = hash_
+    values.update(extra)
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = connection.alias
+    if cached:
+        state.fields_cache = dict(cached)
+    return instance
 
 
 def seal_and_insert(event) -> Any:
@@ -225,18 +433,16 @@ def seal_and_insert(event) -> Any:
     return seal_many([event])[0]
 
 
-#: Rows per INSERT statement in ``seal_many`` (17 columns: well under SQLite's variable limit).
-INSERT_BATCH = 500
-
-
 def seal_many(events: list) -> list:
-    """Seal and insert several unsaved events of one chain, in order, with one head lock."""
+    """Seal and insert several unsaved events (model instances) of one chain, in order, with one
+    head lock. The instances get their ``seq``, ``prev_hash``, ``hash`` and primary key."""
     from django.db import connection
 
     if not events:
         return events
     if not connection.in_atomic_block:
         raise RuntimeError("Audit events are sealed inside a transaction.")
+    model = type(events[0])
     chain = event_chain(events[0])
     tenant_id = getattr(events[0], "tenant_id", None)
     if tenant_id is not None:
@@ -245,23 +451,23 @@ def seal_many(events: list) -> list:
         active = current_tenant()
         if active is None or active.pk != tenant_id:
             raise RuntimeError("An audit event is sealed inside its own tenant's context.")
+    statement = _statement(model, connection)
+    payloads, times, extras = [], [], []
     for event in events:
-        if event_chain(event) != chain or type(event) is not type(events[0]):
+        if event_chain(event) != chain or type(event) is not model:
             raise ValueError("seal_many() takes events of one chain")
         event.before = normalise_json(event.before)
         event.after = normalise_json(event.after)
         event.ip = normalise_ip(event.ip)
-    seq, prev_hash = _lock_head(connection, chain, len(events))
-    for event in events:
-        event.seq, event.prev_hash = seq, prev_hash
-        event.hash = prev_hash = event_hash(payload_for(event))
-        seq += 1
-    last = events[-1]
-    pg = connection.vendor == "postgresql"
-    for start in range(0, len(events), INSERT_BATCH):
-        final = start + INSERT_BATCH >= len(events)
-        _insert(connection, events[start:start + INSERT_BATCH],
-                head=(chain, last.seq, last.hash) if pg and final else None)
-    if not pg:
-        _set_head_hash(connection, chain, last.seq, last.hash)
+        payloads.append(build_payload(chain, event.occurred_at, {name: getattr(event, name) for name in
+                                                                 ("action", *_PLAIN_FIELDS[1:], "before", "after",
+                                                                  "ip")}))
+        times.append(event.occurred_at)
+        extras.append({f.attname: getattr(event, f.attname) for f in statement.others})
+    ids, hashes = seal_payloads(model, chain, payloads, times, extras)
+    for event, payload, pk, hash_ in zip(events, payloads, ids, hashes, strict=True):
+        event.seq, event.prev_hash, event.hash = payload["seq"], payload["prev_hash"], hash_
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
     return events

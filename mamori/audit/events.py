@@ -9,7 +9,8 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from mamori.audit.chain import seal_and_insert, seal_many
+from mamori.audit.canonical import chain_name
+from mamori.audit.chain import build_payload, materialise, seal_and_insert, seal_payloads
 from mamori.audit.models import ActorType, AuditEvent, ProviderEvent
 from mamori.audit.redaction import redact
 from mamori.audit.registry import get_event_type
@@ -86,38 +87,61 @@ def _build(model, action: str, actor: Actor, target: Any, before: dict | None, a
     )
 
 
+def _common_fields(action: str, actor: Actor) -> dict[str, Any]:
+    return {"action": action, "actor_type": actor.type, "actor_id": actor.id, "actor_label": actor.label[:254],
+            **_context_fields()}
+
+
+def _append(action: str, actor: Actor, items: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Seal ``items`` (``target``, ``before``, ``after``) into the active tenant's chain."""
+    get_event_type(action)
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Audit events are written inside the action's transaction.")
+    tenant = require_tenant()
+    if not items:
+        return []
+    chain = chain_name(tenant.pk)
+    common = _common_fields(action, actor)
+    now = timezone.now
+    payloads, times = [], []
+    for item in items:
+        fields = dict(common)
+        target = item.get("target")
+        if target is not None:
+            fields.update(_target_fields(target))
+        before, after = item.get("before"), item.get("after")
+        fields["before"] = redact(before) if before is not None else None
+        fields["after"] = redact(after) if after is not None else None
+        when = now()
+        payloads.append(build_payload(chain, when, fields))
+        times.append(when)
+    extra = {"tenant_id": tenant.pk}
+    ids, hashes = seal_payloads(AuditEvent, chain, payloads, times, [extra] * len(payloads))
+    cached = {"tenant": tenant}
+    events = [materialise(AuditEvent, payload, when, pk, hash_, extra, cached)
+              for payload, when, pk, hash_ in zip(payloads, times, ids, hashes, strict=True)]
+    for event in events:
+        event_recorded.send(sender=AuditEvent, event=event)
+    return events
+
+
 def record_event(action: str, *, actor: Actor, target: Any = None,
                  before: dict | None = None, after: dict | None = None) -> AuditEvent:
     """Append an event to the active tenant's log. Must run inside the action's transaction.
 
     The event is sealed into the tenant's chain as it is inserted (``mamori.audit.chain``).
     """
-    get_event_type(action)
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Audit events are written inside the action's transaction.")
-    tenant = require_tenant()
-    event = seal_and_insert(_build(AuditEvent, action, actor, target, before, after, tenant=tenant))
-    event_recorded.send(sender=AuditEvent, event=event)
-    return event
+    return _append(action, actor, [{"target": target, "before": before, "after": after}])[0]
 
 
 def record_events(action: str, *, actor: Actor, items: list[dict[str, Any]]) -> list[AuditEvent]:
     """Append one event per item (``target``, ``before``, ``after``) for a bulk action.
 
     Same rules as ``record_event``; the events are sealed with one chain-head lock and
-    inserted with multi-row INSERTs, in the order given.
+    inserted with one statement per batch (``mamori.audit.chain.seal_payloads``), in the
+    order given.
     """
-    get_event_type(action)
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Audit events are written inside the action's transaction.")
-    tenant = require_tenant()
-    events = seal_many([
-        _build(AuditEvent, action, actor, item.get("target"), item.get("before"), item.get("after"), tenant=tenant)
-        for item in items
-    ])
-    for event in events:
-        event_recorded.send(sender=AuditEvent, event=event)
-    return events
+    return _append(action, actor, items)
 
 
 def record_provider_event(action: str, *, actor: Actor, target: Any = None, tenant_ref: int | None = None,

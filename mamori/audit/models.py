@@ -65,6 +65,9 @@ class AuditEvent(EventFields, TenantModel):
         indexes = [
             models.Index(fields=["tenant", "-occurred_at", "-id"], name="audit_tenant_time"),
             models.Index(fields=["tenant", "actor_id", "-occurred_at"], name="audit_tenant_actor"),
+            # A user's sign-in history, previous and last sign-in (the target of every sign-in
+            # event is the user), and the operation log filtered by target.
+            models.Index(fields=["tenant", "target_type", "target_id", "-occurred_at"], name="audit_tenant_target"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "seq"], name="audit_tenant_seq_unique"),

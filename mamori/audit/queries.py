@@ -1,4 +1,4 @@
-"""Reading the tenant's operation log: search, filters, keyset pagination, sign-in history.
+"""Reading the tenant's operation log: search, filters, keyset pagination.
 
 One function, :func:`search_events`, serves the console and the API so the two
 cannot drift. Filters are validated by :func:`clean_filters`, which raises
@@ -256,29 +256,7 @@ def event_changes(event: AuditEvent) -> list[Change]:
     return [Change(k, before.get(k), after.get(k)) for k in keys]
 
 
-# --- The user's own sign-in history ----------------------------------------------------------
+# --- Sign-in events (read by mamori.accounts.queries_signins) ----------------------------------
 
 def signin_actions() -> tuple[str, ...]:
     return tuple(sorted(name for name, event in EVENT_TYPES.items() if event.category == SIGNIN_CATEGORY))
-
-
-def my_signins(user, before: Cursor | str | None = None, limit: int = PAGE_SIZE) -> EventPage:
-    """Sign-in events of ``user`` (any role): theirs as actor, plus failed attempts with their e-mail."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        raise PermissionDenied
-    actions = signin_actions()
-    failed = [name for name in actions if name.endswith("_failed")]
-    qs = AuditEvent.objects.filter(
-        Q(action__in=actions, actor_id=str(user.pk))
-        | Q(action__in=failed, actor_id="", actor_label__iexact=user.email)
-    ).order_by("-occurred_at", "-id")
-    if isinstance(before, str):
-        before = decode_cursor(before) if before else None
-    return _page(qs, before, limit)
-
-
-def signin_method(event: AuditEvent) -> str:
-    after = event.after if isinstance(event.after, dict) else {}
-    if event.action == "user.login_link_used":
-        return "login_link"
-    return str(after.get("method", ""))

@@ -47,12 +47,6 @@ def my_api_tokens(user) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
 
 
-def previous_sign_in(user) -> AuditEvent | None:
-    """The user's sign-in before the current one (the newest is this session's)."""
-    events = AuditEvent.objects.filter(action="auth.login", actor_id=str(user.pk)).order_by("-occurred_at", "-id")
-    return events[1:2].first()
-
-
 def recent_audit_events(user, limit: int = 10) -> list[AuditEvent]:
     if not can(user, Perm.VIEW_AUDIT):
         return []

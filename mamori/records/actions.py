@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mamori.access.errors import NotFound
@@ -18,7 +19,9 @@ from mamori.records.models import (
     Classification,
     Label,
     Record,
+    RecordComment,
     RecordLabel,
+    ReviewStatus,
     Workspace,
     WorkspaceMember,
 )
@@ -264,6 +267,11 @@ def update_record(*, actor: Actor, record_id: int, title: str = _UNSET, body: st
     record = Record.objects.prefetch_related("labels").get(pk=record.pk)
     b, a = diff(before, _record_snapshot(record))
     if a:
+        if record.review_status != ReviewStatus.NONE:
+            # A review covers the content that was reviewed: a change needs a new review.
+            b["review_status"], a["review_status"] = record.review_status, ReviewStatus.NONE.value
+            record.review_status, record.reviewed_by, record.reviewed_at = ReviewStatus.NONE, None, None
+            record.save(update_fields=["review_status", "reviewed_by", "reviewed_at"])
         record_event("record.updated", actor=actor, target=record, before=b, after=a)
     return record
 
@@ -274,3 +282,43 @@ def delete_record(*, actor: Actor, record_id: int) -> None:
     require(actor, Perm.EDIT_RECORDS)
     record_event("record.deleted", actor=actor, target=record, before=_record_snapshot(record))
     record.delete()
+
+
+# --- Comments and reviews ------------------------------------------------------------
+
+MAX_COMMENT = 5000
+REVIEW_DECISIONS = (ReviewStatus.APPROVED, ReviewStatus.CHANGES_REQUESTED)
+
+
+@action
+def comment_on_record(*, actor: Actor, record_id: int, body: str) -> RecordComment:
+    """Comment on a record the actor can open (workspace membership still applies)."""
+    require(actor, Perm.COMMENT_RECORDS)
+    record = access_record(actor.user, record_id)
+    body = _clean_text(body, "body", MAX_COMMENT, required=True)
+    comment = RecordComment.objects.create(record=record, author=actor.user, body=body)
+    record_event("record.commented", actor=actor, target=record, after={"comment": comment.pk, "body": body})
+    return comment
+
+
+@action
+def review_record(*, actor: Actor, record_id: int, decision: str, comment: str = "") -> Record:
+    """Approve a record or request changes, optionally with a comment (kept with the record)."""
+    require(actor, Perm.APPROVE_RECORDS)
+    record = access_record(actor.user, record_id)
+    if decision not in REVIEW_DECISIONS:
+        raise ValidationError({"decision": _("Choose “approve” or “request changes”.")})
+    comment = _clean_text(comment, "comment", MAX_COMMENT, required=decision == ReviewStatus.CHANGES_REQUESTED)
+    before = {"review_status": record.review_status}
+    record.review_status = decision
+    record.reviewed_by = actor.user
+    record.reviewed_at = timezone.now()
+    # updated_at (auto_now) is left alone: a review is not an edit of the record.
+    Record.objects.filter(pk=record.pk).update(review_status=record.review_status, reviewed_by=record.reviewed_by,
+                                               reviewed_at=record.reviewed_at)
+    after: dict[str, Any] = {"review_status": decision}
+    if comment:
+        note = RecordComment.objects.create(record=record, author=actor.user, body=comment, review_decision=decision)
+        after.update(comment=note.pk, body=comment)
+    record_event("record.reviewed", actor=actor, target=record, before=before, after=after)
+    return record

@@ -22,6 +22,12 @@ class Classification(models.TextChoices):
     RESTRICTED = "restricted", _("Restricted")
 
 
+class ReviewStatus(models.TextChoices):
+    NONE = "none", _("Not reviewed")
+    APPROVED = "approved", _("Approved")
+    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+
+
 class Workspace(TenantModel):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True, default="", max_length=5000)
@@ -75,6 +81,12 @@ class Record(TenantModel):
     created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The latest review by a reviewer; a change to the content resets it to "not reviewed".
+    review_status = models.CharField(_("review status"), max_length=20, choices=ReviewStatus.choices,
+                                     default=ReviewStatus.NONE)
+    reviewed_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("record")
@@ -94,3 +106,20 @@ class RecordLabel(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "record", "label"], name="record_label_unique")]
+
+
+class RecordComment(TenantModel):
+    """A comment on a record by anyone who may comment (editors, reviewers, admins)."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField(_("comment"), max_length=5000)
+    # Set when the comment was written with a review decision.
+    review_decision = models.CharField(max_length=20, choices=ReviewStatus.choices, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "record", "created_at"], name="record_comment_record")]

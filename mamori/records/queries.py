@@ -15,6 +15,7 @@ from mamori.records.models import (
     Classification,
     Label,
     Record,
+    RecordComment,
     RecordLabel,
     Workspace,
     WorkspaceMember,
@@ -79,6 +80,12 @@ def access_record(user, record_id, *, for_write: bool = False) -> Record:
     if for_write and not can(user, Perm.EDIT_RECORDS):
         raise PermissionDenied(Perm.EDIT_RECORDS)
     return record
+
+
+def record_comments(user, record_id) -> QuerySet[RecordComment]:
+    """Comments of a record the user can open, oldest first."""
+    record = access_record(user, record_id)
+    return RecordComment.objects.filter(record=record).select_related("author").order_by("created_at", "id")
 
 
 def access_label(user, label_id, *, for_write: bool = False) -> Label:

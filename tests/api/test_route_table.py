@@ -60,7 +60,15 @@ def _path_samples(acme) -> dict[str, int]:
         "event_id": AuditEvent.objects.order_by("-id").values_list("id", flat=True).first(),
         "subscription_id": _subscription_id(),
         "export_id": _export_id(),
+        "unit_id": _unit_id(),
     }
+
+
+def _unit_id() -> int:
+    from mamori.access.models import OrgUnit
+
+    existing = OrgUnit.objects.order_by("id").first()
+    return (existing or OrgUnit.objects.create(name="acme sales", code="ACME-SALES")).pk
 
 
 def _subscription_id() -> int:
@@ -115,6 +123,8 @@ def _body(spec, route: Route, acme) -> dict | None:
     request_body = route.operation.get("requestBody")
     if not request_body:
         return None
+    if "application/json" not in request_body["content"]:
+        return None  # a file upload (text/csv, multipart): sent without a body
     schema = _resolve(spec, request_body["content"]["application/json"]["schema"])
     samples = _body_samples(acme)
     body: dict[str, Any] = {}

@@ -105,7 +105,30 @@ def _subscription(c):
     return ACTIONS[S + "create_subscription"](actor=c.actor, url="https://1.1.1.1/mamori-hook")[0]
 
 
+def _unit(c, name="Sales"):
+    return ACTIONS[U + "create_unit"](actor=c.actor, name=name)
+
+
+def _unit_admin(c):
+    c.viewer.role = Role.UNIT_ADMIN
+    c.viewer.save(update_fields=["role"])
+    return ACTIONS[U + "assign_unit_admin"](actor=c.actor, unit_id=_unit(c).pk, user_id=c.viewer.pk)
+
+
+def _invite(c, email="invitee@acme.example"):
+    return ACTIONS[A + "invite_user"](actor=c.actor, email=email)
+
+
+def _accept_invitation(c):
+    from unittest import mock
+
+    with mock.patch("mamori.accounts.actions.new_secret", return_value="s" * 43):
+        _invite(c)
+    ACTIONS[A + "accept_invitation"](secret="s" * 43, password="another long passphrase 42")
+
+
 A = "mamori.accounts.actions."
+U = "mamori.access.actions."
 S = "mamori.siem.actions."
 E = "mamori.evidence.actions."
 R = "mamori.records.actions."
@@ -120,8 +143,29 @@ CALLS: dict[str, Callable] = {
     A + "set_password": lambda c: ACTIONS[A + "set_password"](actor=Actor.for_user(c.viewer), user=c.viewer,
                                                                password="another long passphrase 42"),
     A + "create_api_token": lambda c: ACTIONS[A + "create_api_token"](actor=c.actor, user=c.admin, name="t"),
+    # accounts: user lifecycle
+    A + "invite_user": lambda c: _invite(c),
+    A + "resend_invitation": lambda c: ACTIONS[A + "resend_invitation"](actor=c.actor, user=_invite(c).user),
+    A + "cancel_invitation": lambda c: ACTIONS[A + "cancel_invitation"](actor=c.actor, user=_invite(c).user),
+    A + "accept_invitation": _accept_invitation,
+    A + "update_user": lambda c: ACTIONS[A + "update_user"](actor=c.actor, user=c.viewer, name="V", role=Role.EDITOR),
+    A + "suspend_user": lambda c: ACTIONS[A + "suspend_user"](actor=c.actor, user=c.viewer),
+    A + "reactivate_user": lambda c: ACTIONS[A + "reactivate_user"](
+        actor=c.actor, user=ACTIONS[A + "suspend_user"](actor=c.actor, user=c.viewer)),
+    A + "delete_user": lambda c: ACTIONS[A + "delete_user"](actor=c.actor, user=c.viewer),
+    A + "end_sessions": lambda c: ACTIONS[A + "end_sessions"](actor=c.actor, user=c.viewer),
+    A + "change_password": lambda c: ACTIONS[A + "change_password"](
+        actor=Actor.for_user(c.viewer), user=c.viewer, current_password="correct horse battery staple",
+        password="another long passphrase 42"),
     A + "revoke_api_token": lambda c: ACTIONS[A + "revoke_api_token"](
         actor=c.actor, token_id=ACTIONS[A + "create_api_token"](actor=c.actor, user=c.admin, name="t")[0].pk),
+    # CSV bulk user management (one file creates, updates and deactivates)
+    "mamori.accounts.actions_csv.apply_user_import": lambda c: ACTIONS["mamori.accounts.actions_csv.apply_user_import"](
+        actor=c.actor, data=f"email,name,action\r\ncsv@acme.example,C,\r\n{c.viewer.email},,deactivate\r\n".encode()),
+    "mamori.accounts.actions_signins.record_signin_export": lambda c: ACTIONS[
+        "mamori.accounts.actions_signins.record_signin_export"](actor=c.actor, filters={"result": "failure"}),
+    "mamori.accounts.actions_policy.update_password_policy": lambda c: ACTIONS[
+        "mamori.accounts.actions_policy.update_password_policy"](actor=c.actor, history_count=3),
     # records
     R + "create_workspace": lambda c: _ws(c),
     R + "update_workspace": lambda c: ACTIONS[R + "update_workspace"](actor=c.actor, workspace_id=_ws(c).pk,
@@ -139,6 +183,26 @@ CALLS: dict[str, Callable] = {
     R + "update_record": lambda c: ACTIONS[R + "update_record"](actor=c.actor, record_id=_record(c).pk,
                                                                  title="R2"),
     R + "delete_record": lambda c: ACTIONS[R + "delete_record"](actor=c.actor, record_id=_record(c).pk),
+    R + "comment_on_record": lambda c: ACTIONS[R + "comment_on_record"](actor=c.actor, record_id=_record(c).pk,
+                                                                         body="Looks good"),
+    R + "review_record": lambda c: ACTIONS[R + "review_record"](actor=c.actor, record_id=_record(c).pk,
+                                                                 decision="approved"),
+    # organizational units (mamori.access)
+    U + "create_unit": lambda c: _unit(c),
+    U + "update_unit": lambda c: ACTIONS[U + "update_unit"](actor=c.actor, unit_id=_unit(c).pk, name="Sales 2"),
+    U + "move_unit": lambda c: ACTIONS[U + "move_unit"](actor=c.actor, unit_id=_unit(c, "Tokyo").pk,
+                                                         parent_id=_unit(c).pk),
+    U + "delete_unit": lambda c: ACTIONS[U + "delete_unit"](actor=c.actor, unit_id=_unit(c).pk),
+    U + "add_unit_member": lambda c: ACTIONS[U + "add_unit_member"](actor=c.actor, unit_id=_unit(c).pk,
+                                                                     user_id=c.viewer.pk),
+    U + "remove_unit_member": lambda c: ACTIONS[U + "remove_unit_member"](
+        actor=c.actor, unit_id=ACTIONS[U + "add_unit_member"](actor=c.actor, unit_id=_unit(c).pk,
+                                                              user_id=c.viewer.pk).unit_id, user_id=c.viewer.pk),
+    U + "set_unit_members": lambda c: ACTIONS[U + "set_unit_members"](actor=c.actor, unit_id=_unit(c).pk,
+                                                                       user_ids=[c.viewer.pk]),
+    U + "assign_unit_admin": lambda c: _unit_admin(c),
+    U + "remove_unit_admin": lambda c: ACTIONS[U + "remove_unit_admin"](
+        actor=c.actor, unit_id=_unit_admin(c).unit_id, user_id=c.viewer.pk),
     # tenancy (provider side: writes to the provider log and the new tenant's log)
     "mamori.tenancy.actions.create_tenant": lambda c: c.outside_tenant(
         lambda: ACTIONS["mamori.tenancy.actions.create_tenant"](

@@ -49,7 +49,7 @@ def may(user, perm: str) -> bool:
 
 _SECTIONS = {
     "dashboard": "dashboard", "workspace": "workspaces", "record": "records", "label": "labels",
-    "user": "users", "audit": "audit", "token": "tokens",
+    "user": "users", "unit": "units", "audit": "audit", "token": "tokens",
 }
 
 

@@ -1,4 +1,4 @@
-"""Operation log search (audit.view), event detail with a field diff, and "My sign-ins" (everyone)."""
+"""Operation log search (audit.view) and event detail with a field diff ("My sign-ins": signins.py)."""
 
 from __future__ import annotations
 
@@ -89,17 +89,3 @@ def audit_event(request, pk: int):
     changes = [(change.field, _shown(change.before), _shown(change.after), change.before != change.after)
                for change in queries.event_changes(event)]
     return render(request, "console/audit/detail.html", {"event": event, "changes": changes})
-
-
-@console_view()
-def my_signins(request):
-    cursor = request.GET.get("before", "")
-    try:
-        page = queries.my_signins(request.user, before=cursor[:120] or None)
-    except ValidationError:
-        page = queries.my_signins(request.user)
-        cursor = ""
-    rows = [(event, queries.signin_method(event)) for event in page.events]
-    return render(request, "console/audit/my_signins.html", {
-        "rows": rows, "next_cursor": page.next_cursor, "is_first_page": not cursor,
-    })

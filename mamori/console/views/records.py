@@ -48,12 +48,20 @@ def record_list(request):
 
 @console_view()
 def record_detail(request, pk: int):
+    from mamori.console.views.record_reviews import review_context
+
     record = access_record(request.user, pk)
     return render(request, "console/records/detail.html", {
+        **record_detail_context(request, record), **review_context(request, record),
+    })
+
+
+def record_detail_context(request, record) -> dict:
+    return {
         "record": record,
         "labels": list(record.labels.all()),
         "can_edit": can(request.user, Perm.EDIT_RECORDS),
-    })
+    }
 
 
 def _record_form(request, *, data=None, initial=None, with_workspace=True):

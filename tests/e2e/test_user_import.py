@@ -1,0 +1,116 @@
+"""CSV bulk user import in a real browser (issue 3, item 3).
+
+A tenant admin uploads a Shift_JIS CSV as Excel in Japan writes it; the preview shows the
+one bad row with its line, column and message, and offers no apply button. The admin fixes
+the row, uploads again, applies, and sees the result. The created user's invitation mail
+goes to the local outbox; the invitee opens the link from it and registers.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mamori.access.roles import Role
+from mamori.audit.events import Actor
+from mamori.tenancy.context import use_tenant
+from tests.e2e.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ADMIN_PASSWORD = "correct horse battery staple"
+INVITEE_PASSWORD = "a long passphrase for the invitee 2026"
+HEADER = "メールアドレス,氏名,ロール,組織,言語,操作\r\n"
+GOOD_ROWS = ("sato@import.example,佐藤 花子,編集者,営業部/東京,en,\r\n"
+             "tanaka@import.example,田中 一郎,viewer,SALES,ja,\r\n")
+
+
+@pytest.fixture
+def setup(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.EMAIL_BACKEND = "mamori.operations.mail.OutboxEmailBackend"
+    from mamori.access.models import OrgUnit
+    from mamori.accounts.models import User
+    from mamori.tenancy.actions import create_tenant
+
+    with use_tenant(None):
+        tenant, _admin, _secret = create_tenant(actor=Actor.system("e2e"), slug="imp", name="インポート株式会社",
+                                                admin_email="owner@import.example")
+    with use_tenant(tenant):
+        admin = User(tenant=tenant, email="admin@import.example", name="Admin", role=Role.TENANT_ADMIN,
+                     language="en")
+        admin.set_password(ADMIN_PASSWORD)
+        admin.save()
+        sales = OrgUnit.objects.create(name="営業部", code="SALES")
+        OrgUnit.objects.create(name="東京", parent=sales)
+    return tenant
+
+
+def _upload(page, base, data: bytes) -> None:
+    page.goto(f"{base}/users/import/")
+    page.locator("input[name=file]").set_input_files(
+        files=[{"name": "users-sjis.csv", "mimeType": "text/csv", "buffer": data}])
+    page.get_by_role("button", name="Check the file").click()
+    page.wait_for_load_state()
+
+
+def test_admin_imports_a_shift_jis_csv_and_the_invitee_registers(setup, page, live_server, screenshot):
+    tenant = setup
+    base = f"{live_server.url}/t/imp"
+    page.goto(f"{base}/accounts/login/")
+    page.locator("#id_login").fill("admin@import.example")
+    page.locator("#id_password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+    # 1. One bad row: an address without a domain, on line 3.
+    bad = (HEADER + "sato@import.example,佐藤 花子,編集者,営業部/東京,en,\r\n"
+           "tanaka@,田中 一郎,viewer,SALES,ja,\r\n").encode("cp932")
+    _upload(page, base, bad)
+    table = page.locator("table.import-preview")
+    error_row = table.locator("tr.row-error")
+    assert error_row.count() == 1
+    assert error_row.locator("td").first.inner_text() == "3"
+    assert '"tanaka@" is not a valid e-mail address.' in error_row.inner_text()
+    assert page.get_by_text("cp932").is_visible()
+    assert page.get_by_role("button", name="Apply the import").count() == 0
+    screenshot("user-import-preview-error")
+
+    # 2. Fixed file: preview without errors, then apply.
+    _upload(page, base, (HEADER + GOOD_ROWS).encode("cp932"))
+    assert table.locator("tr.row-error").count() == 0
+    assert table.get_by_text("佐藤 花子").is_visible()
+    screenshot("user-import-preview")
+    page.get_by_role("button", name="Apply the import").click()
+    page.wait_for_url(f"{base}/users/import/")
+    assert page.get_by_role("heading", name="Result of the import").is_visible()
+    assert page.locator("dl.props dd").first.inner_text() == "2"
+    screenshot("user-import-result")
+
+    # 3. The invitation mail in the local outbox; the invitee registers with its link.
+    from mamori.operations.models import OutboxMessage
+    from tests.accounts.lifecycle_fixtures import deliver
+
+    with use_tenant(None):
+        assert deliver() >= 2
+        message = OutboxMessage.objects.filter(to="sato@import.example").order_by("-id").first()
+    assert message is not None
+    path = re.search(r"https?://\S+?(/t/imp/invitation/[A-Za-z0-9_-]+/)", message.body).group(1)
+    invitee = page.context.browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    invitee.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    other = invitee.new_page()
+    other.goto(f"{live_server.url}{path}")
+    assert other.get_by_role("heading", name="Complete your registration").is_visible()
+    other.locator("#id_password1").fill(INVITEE_PASSWORD)
+    other.locator("#id_password2").fill(INVITEE_PASSWORD)
+    other.get_by_role("button", name="Register").click()
+    other.wait_for_url(f"{base}/")
+    other.screenshot(path=str(SCREENSHOTS / "user-import-invitee-registered.png"), full_page=True)
+    invitee.close()
+
+    from mamori.accounts.models import User
+
+    with use_tenant(tenant):
+        sato = User.objects.get(email="sato@import.example")
+        assert not sato.is_invited and sato.role == Role.EDITOR and sato.has_usable_password()
