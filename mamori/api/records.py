@@ -86,6 +86,9 @@ def record_out(record) -> dict:
         "created_by_id": record.created_by_id,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
+        "review_status": record.review_status,
+        "reviewed_by_id": record.reviewed_by_id,
+        "reviewed_at": record.reviewed_at,
     }
 
 
@@ -224,4 +227,4 @@ def review_record(request, record_id: int, payload: ReviewIn):
     """Approve the record or request changes (records.approve). A later edit resets the review."""
     record = actions.review_record(actor=actor(request), record_id=checked_id(record_id),
                                    decision=payload.decision, comment=payload.comment)
-    return access_record(api_user(request), record.pk)
+    return record_out(access_record(api_user(request), record.pk))
