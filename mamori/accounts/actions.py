@@ -218,7 +218,12 @@ def create_api_token(*, actor: Actor, user: User, name: str,
             raise PermissionDenied(Perm.USE_API, actor=actor)
     elif actor.user is None or (actor.user.pk != user.pk and not can(actor.user, Perm.MANAGE_USERS)):
         require(actor, Perm.MANAGE_USERS)
-    if not can(user, Perm.USE_API) and not can(user, Perm.VIEW_RECORDS):
+    if actor.user is not None and actor.user.pk == user.pk:
+        # Creating one's own token is the api.use permission (viewers do not have it).
+        require(actor, Perm.USE_API)
+    elif not can(user, Perm.VIEW_RECORDS):
+        # An admin (or the provider's CLI) may give a read-only integration token to any
+        # user who can read records; the token never has more rights than its user.
         raise PermissionDenied(Perm.USE_API, actor=actor)
     name = (name or "").strip()
     if not name:
@@ -517,8 +522,18 @@ def update_user(*, actor: Actor, user: User | int, name: str | None = None, role
     after = _user_snapshot(target)
     old, new = diff(before, after)
     if role_changed:
+        # Unit-admin assignments end with the role, so granting it again later never
+        # silently revives an old scope.
+        ended_scopes = []
+        if before["role"] == Role.UNIT_ADMIN:
+            from mamori.access.models import UnitAdminScope
+
+            scopes = UnitAdminScope.objects.filter(user=target)
+            ended_scopes = sorted(scopes.values_list("unit_id", flat=True))
+            scopes.delete()
         record_event("user.role_changed", actor=actor, target=target,
-                     before={"role": before["role"]}, after={"role": after["role"], "sessions_ended": True})
+                     before={"role": before["role"], **({"admin_of_units": ended_scopes} if ended_scopes else {})},
+                     after={"role": after["role"], "sessions_ended": True})
         old.pop("role", None)
         new.pop("role", None)
     if new:

@@ -17,6 +17,15 @@ class MamoriAccountAdapter(DefaultAccountAdapter):
 
         send_password_changed(user)  # after commit; tells the owner in case it was not them
 
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        """Count failed sign-ins per tenant and address: the same e-mail at two tenants
+        is two accounts, so failures at one must never lock the other out."""
+        from mamori.tenancy.context import current_tenant
+
+        tenant = current_tenant()
+        login = str(credentials.get("email", credentials.get("username", ""))).lower()
+        return f"tenant:{tenant.pk if tenant is not None else '-'}:{login}"
+
     def get_login_redirect_url(self, request):
         from django.urls import reverse
 

@@ -90,3 +90,20 @@ def test_api_token_of_other_user_cannot_be_revoked_by_editor(admin, editor):
     token, _raw = actions.create_api_token(actor=Actor.for_user(admin), user=admin, name="ci")
     with pytest.raises(NotFound):
         actions.revoke_api_token(actor=Actor.for_user(editor), token_id=token.pk)
+
+
+def test_a_viewer_cannot_create_their_own_api_token(tenant, admin, viewer):
+    """The matrix gives viewers no api.use: refused (and audited); an admin may still
+    issue a read-only token for them."""
+    from mamori.access.errors import PermissionDenied
+    from mamori.accounts.actions import create_api_token
+    from mamori.accounts.models import ApiToken
+    from mamori.audit.events import Actor
+    from mamori.audit.models import AuditEvent
+
+    with pytest.raises(PermissionDenied):
+        create_api_token(actor=Actor.for_user(viewer), user=viewer, name="mine")
+    assert not ApiToken.objects.filter(user=viewer).exists()
+    assert AuditEvent.objects.filter(action="access.denied", actor_id=str(viewer.pk)).exists()
+    token, _raw = create_api_token(actor=Actor.for_user(admin), user=viewer, name="integration")
+    assert token.user_id == viewer.pk

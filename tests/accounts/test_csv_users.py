@@ -257,8 +257,9 @@ def test_viewer_cannot_preview_or_apply(viewer):
 
 def test_apply_writes_users_invitations_memberships_events_and_mails(admin, editor, viewer, units, mails,
                                                                      django_capture_on_commit_callbacks):
-    token, _raw = __import__("mamori.accounts.actions", fromlist=["x"]).create_api_token(
-        actor=Actor.for_user(viewer), user=viewer, name="t")
+    from mamori.accounts.actions import create_api_token
+
+    token, _raw = create_api_token(actor=Actor.for_user(admin), user=viewer, name="t")
     data = csv_bytes("new@acme.example,新人,editor,SALES-TYO;DEV,ja,",
                      "editor@acme.example,Ed,reviewer,営業部/大阪,,",
                      "viewer@acme.example,,,,,deactivate")

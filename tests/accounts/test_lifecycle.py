@@ -352,3 +352,15 @@ def test_reset_does_not_reveal_whether_an_address_exists(tenant, editor, mailout
 
     assert strip(known.content.decode()) == strip(unknown.content.decode())
     assert [m.to for m in mailoutbox] == [[editor.email]]
+
+
+def test_losing_the_unit_admin_role_ends_the_unit_assignments(admin, unit_admin, org):
+    from mamori.access.models import UnitAdminScope
+
+    actions.update_user(actor=Actor.for_user(admin), user=unit_admin, role=Role.EDITOR)
+    assert not UnitAdminScope.objects.filter(user=unit_admin).exists()
+    [event] = events("user.role_changed", target_id=str(unit_admin.pk))
+    assert event.before == {"role": Role.UNIT_ADMIN, "admin_of_units": [org["sales"].pk]}
+    # Made unit admin again: no old scope comes back by itself.
+    actions.update_user(actor=Actor.for_user(admin), user=unit_admin, role=Role.UNIT_ADMIN)
+    assert not UnitAdminScope.objects.filter(user=unit_admin).exists()

@@ -108,6 +108,17 @@ def test_lockout_is_recorded_once_when_the_address_limit_fills(tenant, admin):
     assert not _events("auth.login")
 
 
+def test_a_lockout_at_one_tenant_does_not_lock_the_same_address_at_another(tenant, other_tenant,
+                                                                              user_factory):
+    user_factory(tenant, "same@example.com", Role.EDITOR)
+    user_factory(other_tenant, "same@example.com", Role.EDITOR)
+    for n in range(5):
+        sign_in("same@example.com", "wrong password", ip=f"198.51.100.{n + 10}")
+    assert _events("auth.lockout")
+    response = sign_in("same@example.com", PASSWORD, slug="globex", ip="203.0.113.9")
+    assert response.status_code == 302 and "_auth_user_id" in response.client.session
+
+
 def test_lockout_per_ip_address(tenant):
     for n in range(10):  # 10 failures per minute per IP address, on ten different addresses
         sign_in(f"guess{n}@acme.example", "wrong password", ip="198.51.100.77")

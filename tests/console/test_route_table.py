@@ -116,7 +116,7 @@ def acme_objects(tenant, admin, editor, viewer, workspace, label, record, settin
     from mamori.audit.events import Actor
 
     admin_token, _ = create_api_token(actor=Actor.for_user(admin), user=admin, name="admin token")
-    viewer_token, _ = create_api_token(actor=Actor.for_user(viewer), user=viewer, name="viewer token")
+    viewer_token, _ = create_api_token(actor=Actor.for_user(admin), user=viewer, name="viewer token")
     from mamori.siem.models import WebhookSubscription
 
     subscription = WebhookSubscription.objects.create(url="https://siem.example/hook", secret="0" * 64)
