@@ -90,9 +90,7 @@ class RetentionIn(Schema):
 
 
 def _retention_rows() -> list[dict]:
-    from mamori.evidence.models import RetentionOverride
-
-    overrides = {o.category: o.days for o in RetentionOverride.objects.all()}
+    overrides = queries.retention_overrides()
     rows = []
     for category in retention.TENANT_CATEGORIES:
         limits = retention.bounds(category)

@@ -41,3 +41,10 @@ def open_package(export: EvidenceExport):
     if not default_storage.exists(export.file_path):
         raise NotFound
     return default_storage.open(export.file_path, "rb")
+
+
+def retention_overrides() -> dict[str, int]:
+    """The active tenant's own retention choices, by category (absent = provider default)."""
+    from mamori.evidence.models import RetentionOverride
+
+    return dict(RetentionOverride.objects.values_list("category", "days"))

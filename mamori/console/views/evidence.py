@@ -88,9 +88,7 @@ def _retention_form(category: str, data=None, initial=None) -> RetentionForm:
 def retention_settings(request):
     """Tenant admins choose how long each category of their log is kept, inside the
     provider's bounds; everyone who may read the log sees the policy."""
-    from mamori.evidence.models import RetentionOverride
-
-    overrides = {o.category: o.days for o in RetentionOverride.objects.all()}
+    overrides = queries.retention_overrides()
     bound: dict[str, RetentionForm] = {}
     if request.method == "POST":
         queries.require_evidence_admin_user(request.user)
