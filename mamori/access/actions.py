@@ -17,11 +17,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from mamori.access.errors import NotFound, PermissionDenied
+from mamori.access.errors import NotFound, PermissionDenied, object_id
 from mamori.access.models import OrgUnit, UnitAdminScope, UnitMembership
 from mamori.access.queries import (
     MAX_UNIT_DEPTH,
-    _int,
     access_unit,
     parent_map,
     subtree_height,
@@ -176,7 +175,7 @@ def _member_user(actor: Actor, user_id, *, for_add: bool):
     """A user the actor may put in or take out of a unit; everyone else is not found."""
     from mamori.accounts.models import User
 
-    user = User.objects.filter(pk=_int(user_id)).first()
+    user = User.objects.filter(pk=object_id(user_id)).first()
     if user is None or (for_add and not user.is_active):
         raise NotFound
     if not can(actor.user, Perm.MANAGE_UNITS) and not can_manage_user(actor.user, user):
@@ -212,7 +211,7 @@ def set_unit_members(*, actor: Actor, unit_id: int, user_ids: Iterable[int]) -> 
     from mamori.accounts.models import User
 
     unit = _unit_for_members(actor, unit_id)
-    wanted = {_int(pk) for pk in user_ids}
+    wanted = {object_id(pk) for pk in user_ids}
     if len(wanted) > MAX_MEMBERS_PER_CALL:
         raise ValidationError({"user_ids": _("At most %(n)d users at a time.") % {"n": MAX_MEMBERS_PER_CALL}})
     current = set(UnitMembership.objects.filter(unit=unit).values_list("user_id", flat=True))
@@ -255,7 +254,7 @@ def assign_unit_admin(*, actor: Actor, unit_id: int, user_id: int) -> UnitAdminS
 
     _require_admin_granter(actor)
     unit = access_unit(actor.user, unit_id)
-    user = User.objects.filter(pk=_int(user_id)).first()
+    user = User.objects.filter(pk=object_id(user_id)).first()
     if user is None:
         raise ValidationError({"user_id": _("Unknown user.")})
     if not user.is_active:
@@ -275,7 +274,7 @@ def assign_unit_admin(*, actor: Actor, unit_id: int, user_id: int) -> UnitAdminS
 def remove_unit_admin(*, actor: Actor, unit_id: int, user_id: int) -> None:
     _require_admin_granter(actor)
     unit = access_unit(actor.user, unit_id)
-    scope = UnitAdminScope.objects.filter(unit=unit, user_id=_int(user_id)).select_related("user").first()
+    scope = UnitAdminScope.objects.filter(unit=unit, user_id=object_id(user_id)).select_related("user").first()
     if scope is None:
         raise NotFound
     record_event("unit.admin_removed", actor=actor, target=unit, before={"user": scope.user.email})

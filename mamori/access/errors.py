@@ -17,3 +17,15 @@ class PermissionDenied(Exception):
 
 class NotFound(Exception):
     """Absent, in another tenant, or not visible to the actor: always 404, never 403."""
+
+
+def object_id(value) -> int:
+    """An id from a URL or form as an int, or ``NotFound``: anything that cannot be a
+    database id (not a number, ≤ 0, beyond 64 bits) is simply not found."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound from None
+    if not 0 < number < 2**63:
+        raise NotFound
+    return number

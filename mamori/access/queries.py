@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, QuerySet
 
-from mamori.access.errors import NotFound
+from mamori.access.errors import NotFound, object_id
 from mamori.access.models import OrgUnit, UnitAdminScope, UnitMembership
 from mamori.access.roles import Perm, can
 from mamori.access.scope import administered_unit_ids, descendant_unit_ids
@@ -36,7 +36,7 @@ def visible_units(user) -> QuerySet[OrgUnit]:
 
 
 def access_unit(user, unit_id) -> OrgUnit:
-    unit = visible_units(user).filter(pk=_int(unit_id)).first()
+    unit = visible_units(user).filter(pk=object_id(unit_id)).first()
     if unit is None:
         raise NotFound
     return unit
@@ -215,13 +215,3 @@ def admin_candidates(unit: OrgUnit):
 
 def units_of_user(user_id: int) -> QuerySet[OrgUnit]:
     return OrgUnit.objects.filter(memberships__user_id=user_id).order_by("name", "id")
-
-
-def _int(value) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    if not 0 < number < 2**63:
-        raise NotFound
-    return number

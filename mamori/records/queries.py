@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from mamori.access.errors import NotFound, PermissionDenied
+from mamori.access.errors import NotFound, PermissionDenied, object_id
 from mamori.access.roles import Perm, can
 from mamori.records.models import (
     Classification,
@@ -62,7 +62,7 @@ def labels_prefetch() -> Prefetch:
 
 
 def access_workspace(user, workspace_id, *, for_write: bool = False) -> Workspace:
-    workspace = visible_workspaces(user).filter(pk=_int(workspace_id)).first()
+    workspace = visible_workspaces(user).filter(pk=object_id(workspace_id)).first()
     if workspace is None:
         raise NotFound
     if for_write and not can(user, Perm.EDIT_RECORDS):
@@ -73,7 +73,7 @@ def access_workspace(user, workspace_id, *, for_write: bool = False) -> Workspac
 def access_record(user, record_id, *, for_write: bool = False) -> Record:
     record = (
         visible_records(user).select_related("workspace").prefetch_related(labels_prefetch())
-        .filter(pk=_int(record_id)).first()
+        .filter(pk=object_id(record_id)).first()
     )
     if record is None:
         raise NotFound
@@ -91,19 +91,9 @@ def record_comments(user, record_id) -> QuerySet[RecordComment]:
 def access_label(user, label_id, *, for_write: bool = False) -> Label:
     if not can(user, Perm.VIEW_RECORDS):
         raise NotFound
-    label = Label.objects.filter(pk=_int(label_id)).first()
+    label = Label.objects.filter(pk=object_id(label_id)).first()
     if label is None:
         raise NotFound
     if for_write and not can(user, Perm.MANAGE_LABELS):
         raise PermissionDenied(Perm.MANAGE_LABELS)
     return label
-
-
-def _int(value) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    if not 0 < number < 2**63:
-        raise NotFound
-    return number
