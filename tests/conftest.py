@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 from django.db import connection
@@ -124,13 +125,23 @@ def user_factory():
 def console_client():
     """A Django test client signed in as ``user`` in the user's tenant console."""
 
-    def _client(user) -> Client:
+    def _client(user, *, reauthenticated: bool = True) -> Client:
         client = Client()
         response = client.post(
             f"/t/{user.tenant.slug}/accounts/login/",
             {"login": user.email, "password": PASSWORD},
         )
         assert response.status_code == 302, response.content[:500]
+        if reauthenticated:
+            # As if the password had just been re-entered (what allauth's re-authentication
+            # page records), so tests of destructive pages start inside that window;
+            # tests/console/test_reauthentication.py covers the page itself.
+            session = client.session
+            session["account_authentication_methods"] = [
+                *session.get("account_authentication_methods", []),
+                {"method": "password", "at": time.time(), "reauthenticated": True},
+            ]
+            session.save()
         client.tenant_prefix = f"/t/{user.tenant.slug}"
         return client
 

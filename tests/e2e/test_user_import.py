@@ -83,6 +83,12 @@ def test_admin_imports_a_shift_jis_csv_and_the_invitee_registers(setup, page, li
     assert table.get_by_text("佐藤 花子").is_visible()
     screenshot("user-import-preview")
     page.get_by_role("button", name="Apply the import").click()
+    # Applying changes users: the password is asked again first (re-authentication),
+    # then the import is applied without uploading anything twice.
+    page.wait_for_url(re.compile(r".*/accounts/reauthenticate/.*"))
+    screenshot("reauthenticate")
+    page.locator("#id_password").fill(ADMIN_PASSWORD)
+    page.locator("form button[type=submit]").last.click()
     page.wait_for_url(f"{base}/users/import/")
     assert page.get_by_role("heading", name="Result of the import").is_visible()
     assert page.locator("dl.props dd").first.inner_text() == "2"

@@ -42,12 +42,52 @@ def require_perm(request, perm: str) -> None:
     raise DjangoPermissionDenied
 
 
-def console_view(methods: Iterable[str] = READ, perm: str | None = None) -> Callable:
+def require_recent_reauthentication(request) -> None:
+    """Destructive and privilege-raising changes need the password entered again within
+    the last ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds (conventions §5).
+
+    Otherwise the submitted form is kept in the session and the user goes to allauth's
+    re-authentication page; once the password is confirmed, ``resume_after_reauthentication``
+    carries the form out. (allauth's own replay resolves the full path, which under the
+    ``/t/<slug>/`` script prefix is not in the tenant's URLconf, so Mamori keeps ``path_info``.)
+    """
+    from allauth.account.internal.flows.reauthentication import (
+        is_reauthentication_required,
+        stash_and_reauthenticate,
+    )
+    from allauth.core.exceptions import ImmediateHttpResponse
+
+    if not is_reauthentication_required(request, app=""):
+        return
+    state = {"path_info": request.path_info, "post": request.POST.urlencode()}
+    raise ImmediateHttpResponse(stash_and_reauthenticate(
+        request, state, callback="mamori.console.views.common.resume_after_reauthentication"))
+
+
+def resume_after_reauthentication(request, state: dict):
+    """Called by allauth after a successful re-authentication: replay the kept POST on
+    its view (the tenant's URLconf is active; the view checks everything again)."""
+    from django.http import QueryDict
+    from django.urls import get_script_prefix, resolve
+
+    match = resolve(state["path_info"])
+    request.method = "POST"
+    request.POST = QueryDict(state["post"])
+    request.path_info = state["path_info"]
+    request.path = get_script_prefix().rstrip("/") + state["path_info"]
+    return match.func(request, *match.args, **match.kwargs)
+
+
+def console_view(methods: Iterable[str] = READ, perm: str | None = None, *, reauth: bool = False) -> Callable:
+    """``reauth=True``: a POST needs a recent re-authentication (GET never does)."""
+
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if perm is not None:
                 require_perm(request, perm)
+            if reauth and request.method == "POST":
+                require_recent_reauthentication(request)
             try:
                 return view(request, *args, **kwargs)
             except NotFound:

@@ -32,7 +32,7 @@ def _shown_policy(form: PasswordPolicyForm, fallback: Policy) -> Policy:
     return fallback
 
 
-@console_view(FORM, perm=Perm.MANAGE_SECURITY)
+@console_view(FORM, perm=Perm.MANAGE_SECURITY, reauth=True)
 def password_policy(request):
     saved = policy_for_tenant(request.tenant)
     chosen = preset(request.GET.get("preset", "")) if request.method != "POST" else None

@@ -219,7 +219,7 @@ def unit_member_remove(request, pk: int, user_id: int):
     return redirect("console:unit_detail", pk=unit.pk)
 
 
-@console_view(WRITE, perm=Perm.MANAGE_UNITS)
+@console_view(WRITE, perm=Perm.MANAGE_UNITS, reauth=True)
 def unit_admin_add(request, pk: int):
     require_perm(request, Perm.GRANT_ADMIN)
     unit = access_unit(request.user, pk)

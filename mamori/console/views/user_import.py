@@ -128,7 +128,7 @@ def user_import(request):
 
 
 @never_cache
-@console_view(WRITE, perm=Perm.MANAGE_USERS)
+@console_view(WRITE, perm=Perm.MANAGE_USERS, reauth=True)
 def user_import_apply(request):
     stashed = unstash(request, request.POST.get("token", ""))
     if stashed is None:

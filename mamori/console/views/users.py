@@ -15,11 +15,18 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from mamori.access.roles import Perm, can
+from mamori.access.roles import Perm, Role, can
 from mamori.accounts import actions, queries
 from mamori.accounts.forms import CreateUserForm, EditUserForm, InviteUserForm, UserFilterForm
 from mamori.console.forms import apply_validation_error
-from mamori.console.views.common import FORM, READ, WRITE, actor, console_view
+from mamori.console.views.common import (
+    FORM,
+    READ,
+    WRITE,
+    actor,
+    console_view,
+    require_recent_reauthentication,
+)
 
 
 def _form_kwargs(request) -> dict:
@@ -40,12 +47,19 @@ def user_list(request):
     })
 
 
+def _reauthenticate_to_grant(request, role: str) -> None:
+    """Giving an admin role is privilege-raising: it needs a recent re-authentication."""
+    if role in (Role.TENANT_ADMIN, Role.UNIT_ADMIN):
+        require_recent_reauthentication(request)
+
+
 @never_cache
 @console_view(FORM, perm=Perm.MANAGE_USERS)
 def user_invite(request):
     form = InviteUserForm(request.POST or None, **_form_kwargs(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        _reauthenticate_to_grant(request, data["role"])
         try:
             invitation = actions.invite_user(actor=actor(request), email=data["email"], name=data["name"],
                                              role=data["role"], unit_ids=data.get("unit_ids") or (),
@@ -64,6 +78,7 @@ def user_create(request):
     form = CreateUserForm(request.POST or None, **_form_kwargs(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        _reauthenticate_to_grant(request, data["role"])
         try:
             user = actions.create_user(actor=actor(request), email=data["email"], name=data["name"],
                                        role=data["role"], password=data["password"],
@@ -92,7 +107,7 @@ def user_detail(request, user_id: int):
 
 
 @never_cache
-@console_view(FORM, perm=Perm.MANAGE_USERS)
+@console_view(FORM, perm=Perm.MANAGE_USERS, reauth=True)
 def user_edit(request, user_id: int):
     user = queries.access_user(request.user, user_id)
     initial = {"name": user.name, "role": user.role, "language": user.language,
@@ -124,7 +139,7 @@ def _write(request, user_id: int, run, done: str):
     return redirect("console:user_detail", user_id=user_id)
 
 
-@console_view(WRITE, perm=Perm.MANAGE_USERS)
+@console_view(WRITE, perm=Perm.MANAGE_USERS, reauth=True)
 def user_suspend(request, user_id: int):
     return _write(request, user_id, actions.suspend_user,
                   _("User suspended: their sessions and API tokens no longer work."))
@@ -159,7 +174,7 @@ def user_invitation_cancel(request, user_id: int):
 
 
 @never_cache
-@console_view(FORM, perm=Perm.MANAGE_USERS)
+@console_view(FORM, perm=Perm.MANAGE_USERS, reauth=True)
 def user_delete(request, user_id: int):
     user = queries.access_user(request.user, user_id)
     errors: list[str] = []
