@@ -39,8 +39,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results-audit.json"
-RESULTS_MD = ROOT / "bench" / "results.md"
-START, END = "<!-- audit-chain:start -->", "<!-- audit-chain:end -->"
 TARGETS = {"sealed_batched_pg": 20_000, "verify": 100_000}
 
 
@@ -247,7 +245,6 @@ def _bench_database(kind: str, args) -> dict:
 
 def _md(data: dict) -> str:
     lines = [
-        START,
         "## Audit chain",
         "",
         "`bench/audit_chain.py` (issue 5). Sealing: `record_event` writes the event with its sequence "
@@ -341,7 +338,6 @@ def _md(data: dict) -> str:
             + (f" Note: {run['note']}" if run.get("note") else "")
             + "."
         )
-    lines.append(END)
     return "\n".join(lines) + "\n"
 
 
@@ -361,13 +357,9 @@ def _write(kind: str | None, run: dict | None) -> None:
         RESULTS_JSON.write_text(
             json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-    text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else ""
-    section = _md(data)
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text, encoding="utf-8")
+    from bench.report import save_markdown_section
+
+    save_markdown_section("audit-chain", _md(data))
 
 
 def main(argv: list[str] | None = None) -> int:

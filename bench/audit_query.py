@@ -38,8 +38,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results-audit-query.json"
-RESULTS_MD = ROOT / "bench" / "results.md"
-START, END = "<!-- audit-query:start -->", "<!-- audit-query:end -->"
 TARGET_MS = 100.0
 YEAR_SECONDS = 31_536_000
 ACTIONS = [
@@ -272,7 +270,6 @@ def _bench_database(kind: str, args) -> dict:
 
 def _md(data: dict) -> str:
     lines = [
-        START,
         "## Audit queries",
         "",
         "`bench/audit_query.py` (issue 5, CLD.12.4.5). One tenant's log filled with server-side SQL "
@@ -300,7 +297,7 @@ def _md(data: dict) -> str:
         notes.append(
             f"- {kind}: {run['database']}, {run['runs']} runs per query and size, {run['when']}."
         )
-    lines += ["", *notes, "", "Machine: " + _machine(), END, ""]
+    lines += ["", *notes, "", "Machine: " + _machine(), ""]
     return "\n".join(lines)
 
 
@@ -317,15 +314,9 @@ def _write(kind: str, run: dict) -> None:
     data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     data[kind] = run
     RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    section = _md(data)
-    text = (
-        RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else "# Benchmark results\n"
-    )
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text, encoding="utf-8")
+    from bench.report import save_markdown_section
+
+    save_markdown_section("audit-query", _md(data))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,8 +38,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results-evidence.json"
-RESULTS_MD = ROOT / "bench" / "results.md"
-START, END = "<!-- evidence-export:start -->", "<!-- evidence-export:end -->"
 
 
 def _hwm_kib() -> int:
@@ -160,7 +158,6 @@ def _bench_database(kind: str, args) -> dict:
 
 def _md(data: dict) -> str:
     lines = [
-        START,
         "## Evidence export",
         "",
         "`bench/evidence_export.py` (issue 5, 16.1.7). One tenant chain of pre-hashed events; "
@@ -200,7 +197,6 @@ def _md(data: dict) -> str:
             f"{run['events']:,} events (loaded at {run['load']['per_s']:,}/s)."
             + (f" {run['verify']['note']}." if run["verify"].get("note") else "")
         )
-    lines.append(END)
     return "\n".join(lines) + "\n"
 
 
@@ -216,13 +212,9 @@ def _write(kind: str, run: dict) -> None:
     data.setdefault("runs", {})[kind] = run
     data["machine"] = _machine()
     RESULTS_JSON.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else ""
-    section = _md(data)
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text, encoding="utf-8")
+    from bench.report import save_markdown_section
+
+    save_markdown_section("evidence-export", _md(data))
 
 
 def main(argv: list[str] | None = None) -> int:
