@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mamori-installed
 
-.PHONY: run test lint fmt bench clean-venv messages screenshots
+.PHONY: run test lint fmt bench clean-venv messages screenshots sso-idp
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,18 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/mamori serve $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) sso-idp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The real OpenID Provider the SSO tests start (npm oidc-provider); skipped without Node.js.
+SSO_IDP := tests/sso/oidc_provider
+sso-idp:
+	@if command -v npm >/dev/null 2>&1; then \
+	  if [ ! -f $(SSO_IDP)/node_modules/.package-lock.json ] || \
+	     [ $(SSO_IDP)/package-lock.json -nt $(SSO_IDP)/node_modules/.package-lock.json ]; then \
+	    cd $(SSO_IDP) && npm ci --no-audit --no-fund --silent; \
+	  fi; \
+	else echo "npm not found: the OIDC tests will be skipped"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

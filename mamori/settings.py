@@ -15,6 +15,7 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from mamori.core.env import env_bool, env_int, env_list, read_secret
+from mamori.core.net import parse_trusted_proxies as _parse_trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent
 PROFILE = os.environ.get("MAMORI_PROFILE", "development").strip().lower()
@@ -44,6 +45,10 @@ INSTALLED_APPS = [
     "mamori.records",
     "mamori.operations",
     "mamori.siem",
+    "mamori.lifecycle",
+    "mamori.multifactor",
+    "mamori.sso",
+    "mamori.scim",
     "mamori.console",
     "mamori.api",
     "mamori.core",
@@ -57,6 +62,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.usersessions",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +75,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mamori.core.middleware.SecurityHeadersMiddleware",
     "mamori.tenancy.middleware.TenantMiddleware",
+    # Refuses requests to a tenant from addresses outside its IP allowlist (before sign-in).
+    "mamori.access.allowlist.IpAllowlistMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,8 +84,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "mamori.tenancy.middleware.TenantUserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: idle timeout / absolute lifetime of console sessions (tenant's session policy).
+    "mamori.accounts.sessions.SessionPolicyMiddleware",
     # After messages: it tells a user whose password expired why they are asked for a new one.
     "mamori.accounts.middleware.PasswordChangeRequiredMiddleware",
+    "mamori.multifactor.middleware.MfaEnrolmentRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -136,8 +151,14 @@ DB_APP_ROLE = os.environ.get("MAMORI_DB_APP_ROLE", "mamori_app")
 # --- Accounts ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["mamori.accounts.backends.TenantAuthenticationBackend"]
+# Argon2id, OWASP's minimum by default (see mamori/accounts/hashers.py and docs/accounts/mfa.md).
+MAMORI_ARGON2 = {
+    "memory_cost": env_int("MAMORI_ARGON2_MEMORY_KIB", 19456),
+    "time_cost": env_int("MAMORI_ARGON2_TIME_COST", 2),
+    "parallelism": env_int("MAMORI_ARGON2_PARALLELISM", 1),
+}
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "mamori.accounts.hashers.MamoriArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # One validator applies the active tenant's password policy (defaults: NIST SP 800-63B /
@@ -168,7 +189,54 @@ ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Mamori's own sign-in throttle (mamori.accounts.throttle; docs/accounts/sessions.md), kept in the
+# database so every process and server sees the same counts. After LOCK_AFTER failures in a
+# row (per account, per client address) the next attempt must wait BASE seconds, doubling with
+# each further failure up to MAX; a counter is forgotten FORGET seconds after its last failure.
+MAMORI_THROTTLE = {
+    "account": {"lock_after": env_int("MAMORI_THROTTLE_ACCOUNT_FAILURES", 5),
+                "forget": env_int("MAMORI_THROTTLE_ACCOUNT_FORGET", 24 * 3600)},
+    "ip": {"lock_after": env_int("MAMORI_THROTTLE_IP_FAILURES", 20),
+           "forget": env_int("MAMORI_THROTTLE_IP_FORGET", 3600)},
+    "base": env_int("MAMORI_THROTTLE_BASE_DELAY", 1),
+    "max": env_int("MAMORI_THROTTLE_MAX_DELAY", 15 * 60),
+}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Mamori] "
+
+# Multi-factor authentication (allauth.mfa; mamori.multifactor; docs/accounts/mfa.md).
+# Secrets are encrypted with the tenant's data key by the adapter; the code forms add the
+# brute-force throttle and a database-backed one-use rule for TOTP codes.
+MFA_ADAPTER = "mamori.multifactor.adapter.MamoriMFAAdapter"
+MFA_FORMS = {
+    "authenticate": "mamori.multifactor.forms.MamoriAuthenticateForm",
+    "reauthenticate": "mamori.multifactor.forms.MamoriReauthenticateForm",
+    "authenticate_webauthn": "mamori.multifactor.forms.MamoriAuthenticateWebAuthnForm",
+    "reauthenticate_webauthn": "mamori.multifactor.forms.MamoriReauthenticateWebAuthnForm",
+    "add_webauthn": "mamori.multifactor.forms.MamoriAddWebAuthnForm",
+}
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "Mamori"  # shown as "Mamori (<tenant name>)" by authenticator apps
+MFA_TOTP_PERIOD = 30
+MFA_TOTP_DIGITS = 6
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side (clock drift), RFC 6238 §5.2
+MFA_RECOVERY_CODE_COUNT = 10
+MFA_PASSKEY_LOGIN_ENABLED = False  # passkeys are a second factor after the password
+MFA_PASSKEY_SIGNUP_ENABLED = False
+MFA_TRUST_ENABLED = False  # no "trust this browser": every sign-in asks for the second factor
+# Tests and local development over http://localhost only.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MAMORI_WEBAUTHN_ALLOW_INSECURE_ORIGIN", False)
+
+# Single sign-on per tenant (mamori.sso; docs/accounts/sso.md): apps are built from the
+# tenant's connection, never from SocialApp rows; allauth's sign-up flow is never used.
+SOCIALACCOUNT_ADAPTER = "mamori.sso.adapter.MamoriSocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("MAMORI_SSO_TIMEOUT_SECONDS", 10)
+# Tests and local development may use an http:// issuer on a loopback address.
+MAMORI_SSO_ALLOW_HTTP_LOOPBACK = env_bool("MAMORI_SSO_ALLOW_HTTP_LOOPBACK", False)
 
 # --- Sessions and cookies -----------------------------------------------------
 SESSION_COOKIE_AGE = env_int("MAMORI_SESSION_MAX_AGE", 12 * 3600)
@@ -271,6 +339,12 @@ EVIDENCE_EXPORT_EXPIRY_DAYS = env_int("MAMORI_EVIDENCE_EXPORT_EXPIRY_DAYS", 7)
 MAMORI_WEBHOOK_ALLOW_HTTP_LOOPBACK = env_bool("MAMORI_WEBHOOK_ALLOW_HTTP_LOOPBACK", False)
 # Failed deliveries in a row before a subscription is disabled (admins are e-mailed).
 MAMORI_WEBHOOK_MAX_FAILURES = env_int("MAMORI_WEBHOOK_MAX_FAILURES", 8)
+
+# --- Client address (mamori.core.net; docs/accounts/ip-allowlist.md) -----------------------
+# Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; from any other
+# peer the header is ignored. A malformed entry stops the start-up.
+MAMORI_TRUSTED_PROXIES = env_list("MAMORI_TRUSTED_PROXIES", [])
+_parse_trusted_proxies(MAMORI_TRUSTED_PROXIES)
 
 # --- Provider profile (whitepaper prose comes from here in later issues) ------------
 PROVIDER_NAME = os.environ.get("MAMORI_PROVIDER_NAME", "Mamori demo provider")

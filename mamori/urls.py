@@ -15,6 +15,7 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", include("mamori.api.urls")),
+    path("scim/v2/", include("mamori.scim.urls")),
     path("provider/", include("mamori.operations.urls")),
 ]
 

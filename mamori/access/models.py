@@ -51,3 +51,11 @@ class UnitAdminScope(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "unit"], name="unit_admin_scope_unique")]
+
+
+# The per-tenant IP allowlist lives in its own module (mamori.access.allowlist*).
+from mamori.access.allowlist_models import (  # noqa: E402,F401
+    IpAllowlistEntry,
+    IpAllowlistOverride,
+    IpAllowlistSettings,
+)

@@ -374,6 +374,16 @@ def _guard_last_admin(target: User, field: str) -> None:
 def _end_sessions(user: User) -> None:
     user.rotate_session_stamp()
     user.save(update_fields=["session_stamp"])
+    _delete_sessions(user)
+
+
+def _delete_sessions(user: User) -> None:
+    """After the stamp rotated (which already invalidates every session): also drop the
+    sessions' data and their rows in the user-sessions list. A view that keeps the current
+    session (``update_session_auth_hash``) re-creates it under a new key."""
+    from mamori.accounts.sessions import delete_user_sessions
+
+    delete_user_sessions(user)
 
 
 def _revoke_tokens(user: User) -> int:
@@ -511,6 +521,8 @@ def update_user(*, actor: Actor, user: User | int, name: str | None = None, role
         target.role = role
         target.rotate_session_stamp()
     target.save(update_fields=["name", "language", "role", "session_stamp"])
+    if role_changed:
+        _delete_sessions(target)
     if unit_ids is not None:
         ids = _checked_units(actor.user, unit_ids)
         scope = administered_unit_ids(actor.user)
@@ -551,6 +563,7 @@ def suspend_user(*, actor: Actor, user: User | int) -> User:
     target.is_active = False
     target.rotate_session_stamp()
     target.save(update_fields=["is_active", "session_stamp"])
+    _delete_sessions(target)
     revoked = _revoke_tokens(target)
     _pending_invitations(target).update(revoked_at=timezone.now())
     record_event("user.suspended", actor=actor, target=target, before={"is_active": True},

@@ -1,6 +1,20 @@
-"""allauth adapter: no public sign-up (tenant admins create accounts); passwords set through actions."""
+"""allauth adapter: no public sign-up (tenant admins create accounts); passwords set through actions.
+
+Password sign-in and re-authentication pass Mamori's throttle (``mamori.accounts.throttle``)
+before the password is checked: while the account or the client address must wait, the
+attempt is refused at once with "try again in …" — the same answer whether or not the
+account exists, and the password is not looked at. Failures are counted by the
+``user_login_failed`` receiver (``mamori.accounts.signals``); a success resets the
+account's counter, and so does a password reset from an e-mailed link. allauth's own
+``login_failed`` rate limit is checked next, as a second layer.
+"""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import ValidationError
+
+
+def _login_key(credentials) -> str:
+    return str(credentials.get("email", credentials.get("username", "")) or "")
 
 
 class MamoriAccountAdapter(DefaultAccountAdapter):
@@ -16,6 +30,10 @@ class MamoriAccountAdapter(DefaultAccountAdapter):
         from mamori.accounts.mail import send_password_changed
 
         send_password_changed(user)  # after commit; tells the owner in case it was not them
+        from mamori.accounts.throttle import PASSWORD, attempt_succeeded
+
+        # The owner proved control of the mailbox: the new password may be tried at once.
+        attempt_succeeded(None, kind=PASSWORD, account_key=user.email)
 
     def _get_login_attempts_cache_key(self, request, **credentials) -> str:
         """Count failed sign-ins per tenant and address: the same e-mail at two tenants
@@ -25,6 +43,35 @@ class MamoriAccountAdapter(DefaultAccountAdapter):
         tenant = current_tenant()
         login = str(credentials.get("email", credentials.get("username", ""))).lower()
         return f"tenant:{tenant.pk if tenant is not None else '-'}:{login}"
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        from mamori.accounts.throttle import PASSWORD, check_allowed, wait_message
+
+        # Mamori's throttle first: a refused attempt then uses none of allauth's allowance.
+        wait = check_allowed(request, kind=PASSWORD, account_key=_login_key(credentials))
+        if wait:
+            raise ValidationError(wait_message(wait), code="too_many_login_attempts")
+        super().pre_authenticate(request, **credentials)
+
+    def authenticate(self, request, **credentials):
+        from mamori.accounts.throttle import PASSWORD, attempt_succeeded
+
+        user = super().authenticate(request, **credentials)
+        if user is not None:
+            attempt_succeeded(request, kind=PASSWORD, account_key=_login_key(credentials))
+        return user
+
+    def get_client_ip(self, request) -> str:
+        """The client address as Mamori sees it (trusted proxies only; ``mamori.core.net``),
+        for allauth's rate limits and the user-sessions list."""
+        from django.core.exceptions import PermissionDenied
+
+        from mamori.core.net import client_ip
+
+        address = client_ip(request)
+        if not address:
+            raise PermissionDenied("Unable to determine client IP address")
+        return address
 
     def get_login_redirect_url(self, request):
         from django.urls import reverse

@@ -7,7 +7,7 @@ the one on the tenant-scoped user row, so those views are not mounted.
 """
 
 from allauth.account import views
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 urlpatterns = [
     path("login/", views.login, name="account_login"),
@@ -22,4 +22,10 @@ urlpatterns = [
             views.password_reset_from_key, name="account_reset_password_from_key"),
     path("password/reset/key/done/", views.password_reset_from_key_done,
          name="account_reset_password_from_key_done"),
+    # Two-factor authentication (mamori.multifactor): overview, sign-in and re-authentication
+    # steps, TOTP, security keys/passkeys, recovery codes. allauth.mfa.urls mounts only the
+    # enabled types; passkey sign-in/sign-up and "trust this browser" are off (settings.MFA_*).
+    path("2fa/", include("allauth.mfa.urls")),
+    # Single sign-on (mamori.sso): the tenant's OIDC callback and SAML endpoints (oidc/…, saml/…).
+    path("", include("mamori.sso.urls")),
 ]

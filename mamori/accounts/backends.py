@@ -25,6 +25,11 @@ class TenantAuthenticationBackend(BaseBackend):
             User().set_password(password)  # equalise timing with a real check
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
+            from mamori.sso.policy import password_signin_refused
+
+            # "SSO required" (mamori.sso): only break-glass admins may still use a password.
+            if password_signin_refused(user):
+                return None
             return user
         return None
 

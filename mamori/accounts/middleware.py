@@ -1,7 +1,8 @@
 """Send users who must set a password to that page before anything else.
 
 That is: an initial password set by an admin (``must_change_password``), no usable
-password yet, or a password older than the tenant policy's expiry. The expiry is
+password yet (unless the user signs in through the tenant's SSO and never had one),
+or a password older than the tenant policy's expiry. The expiry is
 checked on every request, so a session that outlives the expiry is caught too.
 """
 
@@ -13,6 +14,13 @@ from django.utils.translation import gettext as _
 from mamori.accounts.policy import password_expired, policy_for_tenant
 
 
+def _signs_in_with_sso(user) -> bool:
+    """A user created by SSO (or linked to it) has no password and needs none."""
+    from allauth.socialaccount.models import SocialAccount
+
+    return SocialAccount.objects.filter(user_id=user.pk).exists()
+
+
 class PasswordChangeRequiredMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -22,8 +30,9 @@ class PasswordChangeRequiredMiddleware:
         tenant = getattr(request, "tenant", None)
         if tenant is not None and user is not None and user.is_authenticated:
             expired = False
-            must = user.must_change_password or not user.has_usable_password()
-            if not must:
+            usable = user.has_usable_password()
+            must = user.must_change_password or (not usable and not _signs_in_with_sso(user))
+            if not must and usable:
                 policy = policy_for_tenant(tenant)
                 expired = password_expired(user, policy)
             if must or expired:

@@ -215,3 +215,7 @@ class PasswordHistory(TenantModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "-created_at"], name="pwhist_user_recent")]
+
+
+# Session policy and sign-in throttle (their own module; registered with this app here).
+from mamori.accounts.models_sessions import SessionPolicy, ThrottleCounter  # noqa: E402, F401

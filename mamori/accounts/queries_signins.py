@@ -63,6 +63,9 @@ REASON_LABELS = {
     "bad_credentials": gettext_lazy("Wrong e-mail address or password"),
     "account_inactive": gettext_lazy("Account suspended"),
     "unknown_account": gettext_lazy("No such account"),
+    # auth.session_expired (mamori.accounts.sessions)
+    "idle": gettext_lazy("Idle timeout"),
+    "absolute": gettext_lazy("Maximum session length reached"),
 }
 _METHOD = re.compile(r"^[a-z0-9_]{1,40}$")
 
@@ -76,7 +79,7 @@ def _result(name: str) -> str:
         return "failure"
     if name.endswith("lockout"):
         return "lockout"
-    if name.endswith("logout"):
+    if name.endswith(("logout", "session_expired")):
         return "signout"
     return "success"
 

@@ -15,11 +15,16 @@ history, the home page's "previous sign-in" and the user list's "last sign-in".
 - ``auth.login_failed`` — ``after = {"method", "reason"}`` with reason
   ``bad_credentials``, ``account_inactive`` (suspended) or ``unknown_account``.
   The reason is for the tenant's log only; the sign-in page answers the same.
-- ``auth.lockout`` — once per lockout: when a failure fills one of allauth's
-  ``login_failed`` rate limits (``ACCOUNT_RATE_LIMITS``, per IP and per address),
-  so that the next attempt is refused until ``after["until"]``. Attempts refused
-  during the lockout never reach authentication and are not recorded again.
-- ``auth.logout``.
+- ``auth.lockout`` — once per lockout: when a failure starts a lockout of Mamori's
+  throttle (``mamori.accounts.throttle``: growing delays per account and per client
+  address, kept in the database) or fills one of allauth's ``login_failed`` rate
+  limits (``ACCOUNT_RATE_LIMITS``, per IP and per address, the second layer), so
+  that the next attempt is refused until ``after["until"]``. Both are merged into
+  one event; ``after["scope"]`` lists ``account`` and/or ``ip``. The account's owner
+  is e-mailed once per throttle lockout (real, active accounts only). Attempts
+  refused during the lockout never reach authentication and are not recorded again.
+- ``auth.logout`` — not when the session policy ends the session: that is
+  ``auth.session_expired`` (``mamori.accounts.sessions``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from allauth.account.signals import authentication_step_completed
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.core.cache import cache
 from django.dispatch import receiver
@@ -62,12 +68,17 @@ def on_login(sender, request, user, **kwargs):
     session = getattr(request, "session", None) if request is not None else None
     if session is not None:
         session[SESSION_SIGNIN_KEY] = [event.pk, event.occurred_at.isoformat()]
+        from mamori.accounts.sessions import start_session
+
+        start_session(session)  # the session policy's clock (idle timeout, absolute lifetime)
 
 
 @receiver(user_logged_out)
 def on_logout(sender, request, user, **kwargs):
     if current_tenant() is None or user is None:
         return
+    if getattr(request, "_mamori_session_expired", False):
+        return  # recorded as auth.session_expired (mamori.accounts.sessions)
     record_event("auth.logout", actor=Actor.for_user(user), target=_user_target(user))
 
 
@@ -130,6 +141,12 @@ def _exhausted_limits(request, credentials) -> list[tuple[str, str, float, int]]
 
 
 def _record_lockout(request, credentials, target, method: str) -> None:
+    """Count the failure in Mamori's throttle and record one ``auth.lockout`` for whatever
+    this failure has just locked (throttle counters and allauth's rate limits together)."""
+    from mamori.accounts import throttle
+
+    email = str(credentials.get("email") or credentials.get("username") or "")
+    lockout = throttle.register_failure(request, kind=throttle.PASSWORD, account_key=email)
     newly = []
     now = time.time()
     for scope, cache_key, until, count in _exhausted_limits(request, credentials):
@@ -137,12 +154,28 @@ def _record_lockout(request, credentials, target, method: str) -> None:
         # One event per lockout: the marker lives exactly as long as the lockout does.
         if cache.add(marker, until, timeout=max(1, int(until - now) + 1)):
             newly.append((scope, until, count))
-    if not newly:
+    if lockout is None and not newly:
         return
-    until = max(item[1] for item in newly)
-    record_event("auth.lockout", actor=Actor.anonymous(target[2]), target=target, after={
-        "method": method,
-        "scope": sorted({item[0] for item in newly}),
-        "failures": max(item[2] for item in newly),
-        "until": datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds"),
-    })
+    if lockout is None:
+        lockout = throttle.Lockout(kind=throttle.PASSWORD, account_key=email)
+    throttle.record_lockout(
+        request, lockout, method=method,
+        extra_scopes=[item[0] for item in newly],
+        until=datetime.fromtimestamp(max(item[1] for item in newly), UTC) if newly else None,
+        failures=max((item[2] for item in newly), default=0),
+    )
+
+
+@receiver(authentication_step_completed)
+def rotate_session_after_reauthentication(sender, request, user, method, **kwargs) -> None:
+    """A confirmed password or second factor gives the session a new id (ASVS 5.0 V7.2.4),
+    as signing in does; the "My sessions" row follows the new id."""
+    if not kwargs.get("reauthenticated") or not hasattr(request, "session"):
+        return
+    from allauth.usersessions.models import UserSession
+
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    if old_key:
+        UserSession.objects.filter(user_id=user.pk, session_key=old_key).update(
+            session_key=request.session.session_key)

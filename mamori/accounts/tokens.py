@@ -8,39 +8,18 @@ tenant B: the lookup runs inside tenant A's scope (and RLS on PostgreSQL).
 
 from __future__ import annotations
 
-import re
-import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
 
 from mamori.accounts.models import ApiToken
-from mamori.accounts.secrets import hash_secret, secret_matches
+from mamori.accounts.secrets import ParsedTenantToken, TenantTokenFormat, secret_matches
 
-_TOKEN = re.compile(r"^mmr_(?P<tenant>[0-9]{1,18})_(?P<prefix>[0-9a-f]{12})_(?P<secret>[0-9a-f]{64})$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class ParsedToken:
-    tenant_id: int
-    prefix: str
-    secret: str
-
-
-def generate_token(tenant_id: int) -> tuple[str, str, str]:
-    """Return (full token, key id, secret hash)."""
-    prefix = secrets.token_hex(6)
-    secret = secrets.token_hex(32)
-    return f"mmr_{tenant_id}_{prefix}_{secret}", prefix, hash_secret(secret)
-
-
-def parse_api_token(raw: str) -> ParsedToken | None:
-    match = _TOKEN.match(raw or "")
-    if match is None:
-        return None
-    return ParsedToken(int(match.group("tenant")), match.group("prefix"), match.group("secret"))
+API_TOKENS = TenantTokenFormat("mmr")
+ParsedToken = ParsedTenantToken
+generate_token = API_TOKENS.generate
+parse_api_token = API_TOKENS.parse
 
 
 def verify_api_token(parsed: ParsedToken) -> ApiToken | None:

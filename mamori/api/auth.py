@@ -70,3 +70,22 @@ def actor(request: HttpRequest) -> Actor:
 
 def api_user(request: HttpRequest) -> Any:
     return request.api_user  # type: ignore[attr-defined]
+
+
+def require_permission(request: HttpRequest, perm: str, *, view: str) -> None:
+    """Refuse a read the caller's role does not allow, with an ``access.denied`` audit event.
+
+    Writes are refused by their actions (which record the same event); reads have no
+    action, so the endpoint calls this first.
+    """
+    from django.db import transaction
+
+    from mamori.access.errors import PermissionDenied
+    from mamori.access.roles import can
+    from mamori.audit.events import record_event
+
+    if can(api_user(request), perm):
+        return
+    with transaction.atomic():
+        record_event("access.denied", actor=actor(request), after={"permission": str(perm), "view": view})
+    raise PermissionDenied(perm)

@@ -14,15 +14,20 @@ from typing import Any
 from ninja import NinjaAPI
 
 from mamori.api import (
+    allowlist,
     audit,
     evidence,
     labels,
     me,
+    mfa,
     problems,
     records,
+    scim_tokens,
     security,
+    sessions,
     siem,
     signins,
+    sso,
     tokens,
     units,
     user_import,
@@ -75,4 +80,10 @@ api.add_router("/evidence", evidence.router)
 api.add_router("/siem", siem.router)
 api.add_router("", signins.router)
 api.add_router("/security", security.router)
+api.add_router("/security", sessions.router)
+api.add_router("/security", allowlist.router)
+api.add_router("/security", sso.router)
+api.add_router("/security", mfa.router)
+api.add_router("/security", scim_tokens.router)
+api.add_router("/users", mfa.users_router)
 api.add_router("/units", units.router)

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from django.db import transaction
 from ninja import Router, Schema
 from pydantic import Field
 
-from mamori.access.errors import PermissionDenied
-from mamori.access.roles import Perm, can
+from mamori.access.roles import Perm
 from mamori.accounts.actions_policy import update_password_policy
 from mamori.accounts.policy import PRESETS, Policy, asvs_notes, policy_for_tenant
-from mamori.api.auth import actor, api_user
+from mamori.api.auth import actor, require_permission
 from mamori.api.common import CHANGE, RESTRICTED_READ, Storable
-from mamori.audit.events import record_event
 
 router = Router(tags=["security"])
 
@@ -76,13 +73,7 @@ def _out(policy: Policy) -> dict:
 
 
 def _require_admin(request) -> None:
-    user = api_user(request)
-    if can(user, Perm.MANAGE_SECURITY):
-        return
-    with transaction.atomic():
-        record_event("access.denied", actor=actor(request),
-                     after={"permission": str(Perm.MANAGE_SECURITY), "view": "api:get_password_policy"})
-    raise PermissionDenied(Perm.MANAGE_SECURITY)
+    require_permission(request, Perm.MANAGE_SECURITY, view="api:get_password_policy")
 
 
 @router.get("/password-policy", response={200: PasswordPolicyOut, **RESTRICTED_READ})

@@ -3,16 +3,21 @@
 from django.urls import path, register_converter
 
 from mamori.console.views import (
+    allowlist,
     audit,
     dashboard,
     evidence,
     help,
     labels,
+    mfa,
     record_reviews,
     records,
+    scim,
     security,
+    sessions,
     siem,
     signins,
+    sso,
     tokens,
     units,
     user_import,
@@ -64,6 +69,7 @@ urlpatterns = [
     # Users and the operation log
     path("users/", users.user_list, name="users"),
     path("users/invite/", users.user_invite, name="user_invite"),
+    path("users/<dbid:user_id>/reset-mfa/", mfa.user_reset_mfa, name="user_reset_mfa"),
     path("users/import/", user_import.user_import, name="user_import"),
     path("users/import/apply/", user_import.user_import_apply, name="user_import_apply"),
     path("users/import/sample.csv", user_import.user_import_sample, name="user_import_sample"),
@@ -83,8 +89,21 @@ urlpatterns = [
     path("signins/", signins.signin_list, name="signins"),
     path("signins/export.csv", signins.signin_export, name="signins_export"),
     path("me/sign-ins/", signins.my_signins, name="my_signins"),
+    # Sessions: one's own (allauth usersessions) and the tenant's session policy
+    path("me/sessions/", sessions.my_sessions, name="my_sessions"),
+    path("me/sessions/<dbid:session_id>/end/", sessions.my_session_end, name="my_session_end"),
+    path("me/sessions/end-others/", sessions.my_sessions_end_others, name="my_sessions_end_others"),
+    path("settings/security/sessions/", sessions.security_sessions, name="security_sessions"),
     # Settings: password policy
+    path("settings/security/", security.security_overview, name="security"),
+    path("settings/security/mfa/", mfa.security_mfa, name="security_mfa"),
+    path("settings/security/sso/", sso.security_sso, name="security_sso"),
     path("settings/password-policy/", security.password_policy, name="password_policy"),
+    path("settings/security/ip-allowlist/", allowlist.ip_allowlist, name="security_ip_allowlist"),
+    # Settings: SCIM provisioning (mamori.scim)
+    path("settings/security/scim/", scim.security_scim, name="security_scim"),
+    path("settings/security/scim/new/", scim.security_scim_create, name="security_scim_create"),
+    path("settings/security/scim/<dbid:pk>/revoke/", scim.security_scim_revoke, name="security_scim_revoke"),
     # Settings: SIEM webhooks
     path("settings/siem/", siem.siem_list, name="siem"),
     path("settings/siem/new/", siem.siem_create, name="siem_create"),

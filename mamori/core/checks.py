@@ -39,6 +39,12 @@ def check_mamori_deploy(app_configs=None, **kwargs):
                                    hint="Leave MAMORI_CSP unset to use Mamori's strict policy.", id="mamori.E106"))
     if not settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher"):
         errors.append(checks.Error("Argon2id is not the first password hasher.", id="mamori.E107"))
+    from mamori.accounts.hashers import weaker_than_owasp
+
+    if weaker_than_owasp(settings.MAMORI_ARGON2):
+        errors.append(checks.Error("Argon2id parameters are weaker than OWASP's minimum (m=19 MiB, t=2, p=1).",
+                                   hint="Raise MAMORI_ARGON2_MEMORY_KIB / MAMORI_ARGON2_TIME_COST.",
+                                   id="mamori.E112"))
     if not settings.ALLOWED_HOSTS or "*" in settings.ALLOWED_HOSTS:
         errors.append(checks.Error("MAMORI_ALLOWED_HOSTS is empty or a wildcard.", id="mamori.E108"))
     for middleware in _REQUIRED_MIDDLEWARE:

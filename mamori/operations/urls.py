@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mamori.operations import views
+from mamori.operations import views, views_allowlist
 
 app_name = "provider"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("log/", views.provider_log, name="log"),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<int:message_id>/", views.outbox_message, name="outbox_message"),
+    path("tenants/<slug:slug>/ip-allowlist-override/", views_allowlist.ip_allowlist_override,
+         name="ip_allowlist_override"),
 ]

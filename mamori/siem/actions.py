@@ -18,6 +18,7 @@ from mamori.access.errors import PermissionDenied
 from mamori.access.roles import can
 from mamori.audit.events import Actor, diff, record_event, snapshot
 from mamori.core.actions import action
+from mamori.lifecycle.keys import ensure_data_key
 from mamori.siem import delivery
 from mamori.siem.models import WebhookSubscription
 from mamori.siem.queries import MANAGE_PERM, access_subscription, latest_seq
@@ -87,6 +88,9 @@ def create_subscription(*, actor: Actor, url: str, description: str = "",
     """
     require_tenant()
     require(actor, MANAGE_PERM)
+    # The secret is stored encrypted; create the tenant's data key (and its audit event) first,
+    # so delivery still starts with this action's own event.
+    ensure_data_key(require_tenant().pk)
     secret = secrets.token_bytes(32).hex()
     subscription = WebhookSubscription.objects.create(
         url=_clean_url(url), description=_clean_description(description),

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from mamori.audit.canonical import format_time
+from mamori.core.outbound import is_public_address
 
 TIMEOUT_SECONDS = 10
 MAX_BATCH = 100
@@ -47,13 +48,6 @@ def _allow_loopback() -> bool:
 
 def _is_loopback_exception(scheme: str, host: str) -> bool:
     return _allow_loopback() and host.lower() in LOOPBACK_HOSTS and scheme in ("http", "https")
-
-
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified or not address.is_global)
 
 
 @dataclass(frozen=True)
@@ -103,7 +97,7 @@ def resolve_target(url: str) -> Target:
         raise UnsafeURL(_("The host name could not be resolved."))
     loopback_ok = _is_loopback_exception(scheme, host)
     for address in addresses:
-        if not _public(address) and not (loopback_ok and address.is_loopback):
+        if not is_public_address(address) and not (loopback_ok and address.is_loopback):
             raise UnsafeURL(_("The endpoint resolves to a private, loopback or link-local address, "
                               "which Mamori does not call."))
     return Target(scheme, host, port, path, str(addresses[0]))

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mamori.lifecycle.fields import EncryptedTextField
 from mamori.tenancy.models import TenantModel
+
+SECRET_PURPOSE = "siem.webhook_secret"  # noqa: S105 (a label, not a secret)
 
 
 class WebhookSubscription(TenantModel):
@@ -21,8 +24,8 @@ class WebhookSubscription(TenantModel):
     url = models.URLField(_("URL"), max_length=500)
     description = models.CharField(_("description"), max_length=200, blank=True, default="")
     # 32 random bytes, hex. Shown once at creation; kept to sign deliveries (HMAC-SHA256).
-    # Issue 6 encrypts it with the tenant's data key.
-    secret = models.CharField(max_length=64, editable=False)
+    # Stored encrypted with the tenant's data key (mamori.lifecycle.keys); reading it decrypts.
+    secret = EncryptedTextField(purpose=SECRET_PURPOSE, editable=False)
     event_prefixes = models.JSONField(_("events"), default=list, blank=True,
                                       help_text=_("Action prefixes to send; empty sends every event."))
     active = models.BooleanField(_("active"), default=True)

@@ -21,7 +21,7 @@ def check_tenant_rls(app_configs=None, databases=None, **kwargs):
             errors.append(
                 checks.Error(
                     f"Tenant table {table} lacks forced row-level security with the tenant policy.",
-                    hint="Add mamori.tenancy.rls.EnableTenantRLS to the migration that creates it.",
+                    hint="Add mamori.tenancy.rls.EnableTenantRLS (or EnableUserLinkedRLS for a user-owned third-party table) to a migration.",
                     id="mamori.E001",
                 )
             )

@@ -55,6 +55,8 @@ class TenantMiddleware:
             return self._tenant_request(request, match)
         if path.startswith("/api/"):
             return self._api_request(request)
+        if path.startswith("/scim/"):
+            return self._scim_request(request)
         with _scope(request, None):
             response = self.get_response(request)
             _rollback_on_error(response)
@@ -114,6 +116,27 @@ class TenantMiddleware:
             else:
                 apply_db_tenant(None)
             with bind_tenant(tenant):
+                response = self.get_response(request)
+                _rollback_on_error(response)
+                return response
+
+    def _scim_request(self, request):
+        """SCIM: the tenant is the one the SCIM bearer token (``mmrscim_…``) was issued in.
+
+        As for the API, the claimed tenant is applied to the database before the one
+        query that finds the token. Without a usable token the answer is a 401 SCIM
+        error (``mamori.scim.auth``); the tenant's IP allowlist applies as on the API.
+        """
+        from mamori.scim.auth import authenticate, unauthorized
+
+        request.scim_token = None
+        with nullcontext() if _unlocked_read(request) else transaction.atomic():
+            token, refusal = authenticate(request)
+            if token is None:  # answered here: no view, no further query in this transaction
+                return refusal or unauthorized(request)
+            request.tenant = token.tenant
+            request.scim_token = token
+            with bind_tenant(token.tenant):
                 response = self.get_response(request)
                 _rollback_on_error(response)
                 return response

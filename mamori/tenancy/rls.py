@@ -33,6 +33,28 @@ def rls_sql(table: str) -> list[str]:
     ]
 
 
+#: Third-party tables without a ``tenant_id`` (django-allauth's MFA authenticators, user
+#: sessions and social accounts) whose rows belong to one user. Their policy admits a row
+#: only when its user is visible, and ``accounts_user`` is itself filtered to the current
+#: tenant, so these tables are isolated as strictly as tenant tables.
+USER_LINKED_TABLES = {
+    "mfa_authenticator": "user_id",
+    "usersessions_usersession": "user_id",
+    "socialaccount_socialaccount": "user_id",
+}
+
+
+def user_linked_rls_sql(table: str, user_column: str) -> list[str]:
+    quoted = f'"{table}"'
+    visible_user = f'"{user_column}" IN (SELECT id FROM "accounts_user")'  # noqa: S608 (names from USER_LINKED_TABLES, not input)
+    return [
+        f"ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {quoted} FORCE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS {POLICY_NAME} ON {quoted}",
+        f"CREATE POLICY {POLICY_NAME} ON {quoted} USING ({visible_user}) WITH CHECK ({visible_user})",
+    ]
+
+
 def disable_rls_sql(table: str) -> list[str]:
     quoted = f'"{table}"'
     return [
@@ -74,6 +96,38 @@ class EnableTenantRLS(migrations.operations.base.Operation):
 
     def deconstruct(self):
         return (self.__class__.__qualname__, [], {"model_name": self.model_name})
+
+
+class EnableUserLinkedRLS(migrations.operations.base.Operation):
+    """Migration operation: forced RLS on a third-party table whose rows belong to a user."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, table: str, user_column: str = "user_id"):
+        self.table = table
+        self.user_column = user_column
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for sql in user_linked_rls_sql(self.table, self.user_column):
+            schema_editor.execute(sql)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for sql in disable_rls_sql(self.table):
+            schema_editor.execute(sql)
+
+    def describe(self) -> str:
+        return f"Enable forced user-linked row-level security on {self.table}"
+
+    def deconstruct(self):
+        return (self.__class__.__qualname__, [], {"table": self.table, "user_column": self.user_column})
 
 
 def ensure_app_role(connection) -> None:
@@ -120,7 +174,7 @@ def rls_status(connection) -> dict[str, dict[str, bool]]:
     """For every tenant table: is RLS enabled, forced, and does it have Mamori's policy?"""
     from mamori.tenancy.models import tenant_models
 
-    tables = [m._meta.db_table for m in tenant_models()]
+    tables = [m._meta.db_table for m in tenant_models()] + list(USER_LINKED_TABLES)
     status: dict[str, dict[str, bool]] = {}
     with connection.cursor() as cursor:
         for table in tables:

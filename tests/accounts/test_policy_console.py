@@ -83,8 +83,8 @@ def test_non_admins_get_403(request, role, console_client):
 
 
 def test_nav_links_the_page_for_admins_only(admin_client, viewer, console_client):
-    assert 'href="/t/acme/settings/password-policy/"' in admin_client.get("/t/acme/").content.decode()
-    assert "settings/password-policy" not in console_client(viewer).get("/t/acme/").content.decode()
+    assert 'href="/t/acme/settings/security/"' in admin_client.get("/t/acme/").content.decode()
+    assert "settings/security" not in console_client(viewer).get("/t/acme/").content.decode()
 
 
 @pytest.mark.parametrize("language, text", [("en", "What the policy does"), ("ja", "ポリシーの働き")])

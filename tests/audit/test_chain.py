@@ -176,7 +176,8 @@ def test_production_without_a_key_fails_the_deploy_check(tmp_path):
     import secrets
 
     env = mamori_env(tmp_path / "var", MAMORI_PROFILE="production", MAMORI_SECRET_KEY=secrets.token_urlsafe(60),
-                     MAMORI_ALLOWED_HOSTS="mamori.example.com")
+                     MAMORI_ALLOWED_HOSTS="mamori.example.com",
+                     MAMORI_MASTER_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
     result = run_mamori("check", "--deploy", env=env)
     assert result.returncode != 0 and "mamori.E111" in result.stderr
     env["MAMORI_SIGNING_KEY"] = _pem(Ed25519PrivateKey.generate())

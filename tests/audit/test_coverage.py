@@ -105,6 +105,30 @@ def _subscription(c):
     return ACTIONS[S + "create_subscription"](actor=c.actor, url="https://1.1.1.1/mamori-hook")[0]
 
 
+K = "mamori.lifecycle.actions."
+
+
+def _rotate_master_and_back(c):
+    """Re-wrap with a new master key, then back, so later actions keep the configured key."""
+    import os
+
+    from mamori.lifecycle import keys
+
+    configured = keys.get_key_provider()
+    new = keys.LocalKeyProvider(os.urandom(32), "test")
+    c.outside_tenant(lambda: ACTIONS[K + "rotate_master_key"](actor=Actor.system("test"), new_provider=new))
+    with keys.use_key_provider(new):
+        c.outside_tenant(lambda: ACTIONS[K + "rotate_master_key"](actor=Actor.system("test"),
+                                                                   new_provider=configured))
+
+
+def _second_tenant():
+    from mamori.tenancy.actions import create_tenant
+
+    return create_tenant(actor=Actor.system("test"), slug="doomed", name="Doomed",
+                         admin_email="owner@doomed.example")[0]
+
+
 def _unit(c, name="Sales"):
     return ACTIONS[U + "create_unit"](actor=c.actor, name=name)
 
@@ -133,6 +157,41 @@ S = "mamori.siem.actions."
 E = "mamori.evidence.actions."
 R = "mamori.records.actions."
 O = "mamori.operations.actions."  # noqa: E741
+SC = "mamori.scim.actions."
+
+
+def _scim_token(c):
+    return ACTIONS[SC + "create_scim_token"](actor=c.actor, name="IdP")[0]
+
+
+def _scim(c):
+    from mamori.scim.actions import scim_actor
+
+    return scim_actor(_scim_token(c))
+
+
+def _scim_user(c):
+    from mamori.scim.actions import UserData
+
+    return ACTIONS[SC + "provision_user"](actor=_scim(c), data=UserData(user_name="u1", email="u1@acme.example"))
+
+
+def _scim_update_user(c):
+    from mamori.scim.actions import UserData
+
+    return ACTIONS[SC + "update_provisioned_user"](
+        actor=_scim(c), user=c.viewer.pk, data=UserData(user_name="v1", email=c.viewer.email, name="V", active=False))
+
+
+def _scim_group(c):
+    return ACTIONS[SC + "provision_group"](actor=_scim(c), display_name="G1")
+IPA = "mamori.access.actions_allowlist."
+SSO = "mamori.sso.actions."
+
+
+def _sso_connection(c):
+    return ACTIONS[SSO + "save_connection"](actor=c.actor, name="IdP", issuer="https://idp.example.com",
+                                             client_id="mamori", client_secret="s", enabled=True, jit_enabled=True)
 
 CALLS: dict[str, Callable] = {
     # accounts
@@ -166,6 +225,29 @@ CALLS: dict[str, Callable] = {
         "mamori.accounts.actions_signins.record_signin_export"](actor=c.actor, filters={"result": "failure"}),
     "mamori.accounts.actions_policy.update_password_policy": lambda c: ACTIONS[
         "mamori.accounts.actions_policy.update_password_policy"](actor=c.actor, history_count=3),
+    # Sessions (mamori.accounts.actions_sessions)
+    "mamori.accounts.actions_sessions.update_session_policy": lambda c: ACTIONS[
+        "mamori.accounts.actions_sessions.update_session_policy"](actor=c.actor, idle_timeout_minutes=15),
+    "mamori.accounts.actions_sessions.end_own_session": lambda c: ACTIONS[
+        "mamori.accounts.actions_sessions.end_own_session"](actor=c.actor, session_id=__import__(
+            "tests.accounts.test_sessions", fromlist=["other_session"]).other_session(c.actor.user).pk),
+    # MFA (mamori.multifactor.actions)
+    "mamori.multifactor.actions.update_mfa_policy": lambda c: ACTIONS[
+        "mamori.multifactor.actions.update_mfa_policy"](actor=c.actor, requirement="everyone"),
+    "mamori.multifactor.actions.reset_mfa": lambda c: (
+        __import__("tests.multifactor.helpers", fromlist=["enrol"]).enrol(c.viewer),
+        ACTIONS["mamori.multifactor.actions.reset_mfa"](actor=c.actor, user=c.viewer))[-1],
+    # IP allowlist (mamori.access.actions_allowlist)
+    IPA + "save_allowlist": lambda c: ACTIONS[IPA + "save_allowlist"](
+        actor=c.actor, enabled=True, entries=[("203.0.113.0/24", "office")], current_ip="203.0.113.1"),
+    IPA + "record_ip_blocked": lambda c: ACTIONS[IPA + "record_ip_blocked"](
+        actor=Actor.anonymous("198.51.100.1"), ip="198.51.100.1", surface="console", path="/t/acme/"),
+    IPA + "start_allowlist_override": lambda c: ACTIONS[IPA + "start_allowlist_override"](
+        staff=_staff(c), tenant=c.tenant, minutes=30, reason="Ticket 1: customer locked out"),
+    IPA + "end_allowlist_override": lambda c: ACTIONS[IPA + "end_allowlist_override"](
+        staff=ACTIONS[IPA + "start_allowlist_override"](
+            staff=_staff(c), tenant=c.tenant, minutes=30, reason="Ticket 1: customer locked out").staff,
+        tenant=c.tenant),
     # records
     R + "create_workspace": lambda c: _ws(c),
     R + "update_workspace": lambda c: ACTIONS[R + "update_workspace"](actor=c.actor, workspace_id=_ws(c).pk,
@@ -242,6 +324,32 @@ CALLS: dict[str, Callable] = {
             actor=c.actor, subscription_id=_subscription(c).pk).pk),
     S + "send_test_event": lambda c: ACTIONS[S + "send_test_event"](
         actor=c.actor, subscription_id=_subscription(c).pk),
+    # SCIM provisioning
+    SC + "create_scim_token": _scim_token,
+    SC + "revoke_scim_token": lambda c: ACTIONS[SC + "revoke_scim_token"](actor=c.actor, token_id=_scim_token(c).pk),
+    SC + "record_auth_failure": lambda c: ACTIONS[SC + "record_auth_failure"](prefix="0123456789ab", reason="revoked"),
+    SC + "record_refusal": lambda c: ACTIONS[SC + "record_refusal"](actor=_scim(c), method="GET", path="/scim/v2/Users",
+                                                                    status=400, scim_type="invalidFilter"),
+    SC + "provision_user": _scim_user,
+    SC + "update_provisioned_user": _scim_update_user,
+    SC + "deprovision_user": lambda c: ACTIONS[SC + "deprovision_user"](actor=_scim(c), user=_scim_user(c).pk),
+    SC + "provision_group": _scim_group,
+    SC + "update_provisioned_group": lambda c: ACTIONS[SC + "update_provisioned_group"](
+        actor=_scim(c), unit_id=_scim_group(c).pk, display_name="G2", external_id="x", member_ids=[c.viewer.pk]),
+    SC + "deprovision_group": lambda c: ACTIONS[SC + "deprovision_group"](actor=_scim(c), unit_id=_scim_group(c).pk),
+    # Single sign-on (mamori.sso)
+    SSO + "save_connection": _sso_connection,
+    SSO + "provision_user": lambda c: ACTIONS[SSO + "provision_user"](
+        connection=_sso_connection(c), email="jit@acme.example", name="J", uid="https://idp.example.com#j"),
+    SSO + "link_identity": lambda c: ACTIONS[SSO + "link_identity"](
+        connection=_sso_connection(c), user=c.viewer, uid="https://idp.example.com#v", extra_data={}),
+    # Data keys (mamori.lifecycle)
+    K + "start_tenant_key_rotation": lambda c: ACTIONS[K + "start_tenant_key_rotation"](actor=c.actor),
+    K + "finish_tenant_key_rotation": lambda c: ACTIONS[K + "finish_tenant_key_rotation"](
+        actor=c.actor, reencrypted=ACTIONS[K + "start_tenant_key_rotation"](actor=c.actor).version * 0),
+    K + "rotate_master_key": _rotate_master_and_back,
+    K + "destroy_tenant_keys": lambda c: c.outside_tenant(lambda: ACTIONS[K + "destroy_tenant_keys"](
+        actor=Actor.system("test"), tenant=_second_tenant())),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 import pytest
@@ -16,10 +17,13 @@ GOOD_SECRET = secrets.token_urlsafe(60)
 # The audit signing key production requires (mamori.E111; tests/audit/test_chain.py covers its absence).
 SIGNING_KEY = Ed25519PrivateKey.generate().private_bytes(
     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+# The master key production requires (mamori.E120; tests/lifecycle/test_master_key.py covers its absence).
+MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def _production(tmp_path, **extra):
-    return mamori_env(tmp_path / "var", MAMORI_PROFILE="production", MAMORI_SIGNING_KEY=SIGNING_KEY, **extra)
+    return mamori_env(tmp_path / "var", MAMORI_PROFILE="production", MAMORI_SIGNING_KEY=SIGNING_KEY,
+                      MAMORI_MASTER_KEY=MASTER_KEY, **extra)
 
 
 def test_production_without_secret_fails_and_names_the_problems(tmp_path):
@@ -51,6 +55,7 @@ def test_secret_from_a_file_is_accepted(tmp_path):
     ("MAMORI_HSTS_SECONDS", "0", "mamori.E105"),
     ("MAMORI_CSP", "default-src 'self' 'unsafe-inline'", "mamori.E106"),
     ("MAMORI_ALLOWED_HOSTS", "*", "mamori.E108"),
+    ("MAMORI_ARGON2_MEMORY_KIB", "8192", "mamori.E112"),
 ])
 def test_each_insecure_setting_fails_the_deploy_check(tmp_path, variable, value, problem):
     env = _production(tmp_path, MAMORI_SECRET_KEY=GOOD_SECRET, MAMORI_ALLOWED_HOSTS="mamori.example.com")

@@ -59,3 +59,26 @@ def test_reading_never_asks(admin, editor, console_client):
         response = client.get(path)
         _restore()
         assert response.status_code == 200, path
+
+
+def test_a_kept_form_with_errors_is_shown_again_posting_to_its_own_page(admin, console_client):
+    """After the password, an invalid kept form is re-rendered at the re-authentication URL;
+    its next submit must go to the form's own page, not to the re-authentication view."""
+    client = console_client(admin, reauthenticated=False)
+    path = "/t/acme/settings/password-policy/"
+    response = _post(client, path, {"min_length": "3", "max_length": "2"})
+    assert response.status_code == 302 and "reauthenticate" in response["Location"]
+    response = _post(client, "/t/acme/accounts/reauthenticate/", {"password": PASSWORD})
+    assert response.status_code == 200
+    assert f'action="{path}"' in response.content.decode()
+
+
+def test_confirming_the_password_gives_the_session_a_new_id(admin, editor, console_client):
+    client = console_client(admin, reauthenticated=False)
+    before = client.cookies["sessionid"].value
+    _post(client, f"/t/acme/users/{editor.pk}/suspend/")
+    response = _post(client, "/t/acme/accounts/reauthenticate/", {"password": PASSWORD})
+    assert response.status_code == 302
+    assert client.cookies["sessionid"].value != before
+    assert not User.objects.get(pk=editor.pk).is_active  # the kept form was carried out
+    assert client.get("/t/acme/").status_code == 200  # still signed in under the new id

@@ -33,13 +33,20 @@ PUBLIC = {
 }
 # Public routes whose sample parameter (an unknown secret) is answered with a clear 404 page.
 PUBLIC_UNKNOWN_IS_404 = {"accounts:invitation"}
+# Single sign-on protocol endpoints Mamori serves itself (the rest are allauth's). The identity
+# provider sends an anonymous browser here, so they are public by protocol; with the sample
+# parameter (a connection that does not exist) they answer 404 and reveal nothing. The sign-in
+# flow itself, with its refusals, is tested against a real provider in tests/sso.
+SSO_PROTOCOL = {"openid_connect_callback"}
 # allauth's own routes are its responsibility; we check the ones the console links to.
 ALLAUTH_CHECKED = {"account_login", "account_logout", "account_reset_password",
                    "account_reauthenticate"}
 # Console writes a viewer may do: revoking one's own API token only reduces access.
 VIEWER_MAY_POST = {"console:token_revoke", "set_language", "account_logout", "account_login",
                    "account_reset_password", "accounts:welcome", "accounts:set_password",
-                   "accounts:invitation", "accounts:change_password", "accounts:end_sessions"}
+                   "accounts:invitation", "accounts:change_password", "accounts:end_sessions",
+                   # one's own sessions (ending them only reduces access)
+                   "console:my_session_end", "console:my_sessions_end_others"}
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,15 @@ def acme_objects(tenant, admin, editor, viewer, workspace, label, record, settin
 
     unit = create_unit(actor=Actor.for_user(admin), name="Sales", code="SALES")
     add_unit_member(actor=Actor.for_user(admin), unit_id=unit.pk, user_id=editor.pk)
+    from tests.accounts.test_sessions import other_session
+
+    sessions = {f"{who}_session": other_session(user) for who, user in (("admin", admin), ("viewer", viewer))}
+    from mamori.scim.actions import create_scim_token
+
+    scim_token, _raw = create_scim_token(actor=Actor.for_user(admin), name="IdP")
     return {
+        **sessions,
+        "scim_token": scim_token,
         "unit": unit,
         "export": export,
         "subscription": subscription,
@@ -149,6 +164,7 @@ def params_for(route: Route, objects: dict, *, as_viewer: bool = False) -> dict:
         "workspace": objects["workspace"], "record": objects["record"], "label": objects["label"],
         "audit": objects["event"], "siem": objects["subscription"], "evidence": objects["export"],
         "token": objects["viewer_token" if as_viewer else "admin_token"], "unit": objects["unit"],
+        "security_scim": objects["scim_token"],
     }
     values = {}
     for param in route.params:
@@ -158,6 +174,10 @@ def params_for(route: Route, objects: dict, *, as_viewer: bool = False) -> dict:
             values[param] = "roles"
         elif param == "user_id":
             values[param] = objects["editor"].pk
+        elif param == "provider_id":
+            values[param] = "sso999999"  # no such connection
+        elif param == "session_id":
+            values[param] = objects["viewer_session" if as_viewer else "admin_session"].pk
         elif param == "pk":
             owner = next((obj for prefix, obj in by_prefix.items() if url_name.startswith(prefix)), None)
             if owner is None:
@@ -183,6 +203,9 @@ def assert_sign_in_redirect(response, route):
 def test_anonymous_is_sent_to_sign_in(route, acme_objects):
     client = Client()
     response = client.get(url(route, acme_objects))
+    if route.name in SSO_PROTOCOL:
+        assert response.status_code == 404, (route.name, response.status_code)
+        return
     if route.name in PUBLIC:
         allowed = (200, 302, 404) if route.name in PUBLIC_UNKNOWN_IS_404 else (200, 302)
         assert response.status_code in allowed, (route.name, response.status_code)
@@ -199,6 +222,10 @@ def test_user_of_another_tenant_is_anonymous_here(route, acme_objects, outsider,
     client = console_client(outsider)  # signed in at /t/globex/
     events_before = AuditEvent.objects.count()
     response = client.get(url(route, acme_objects))
+    if route.name in SSO_PROTOCOL:
+        assert response.status_code == 404, (route.name, response.status_code)
+        assert AuditEvent.objects.count() == events_before
+        return
     if route.name in PUBLIC:
         allowed = (200, 302, 404) if route.name in PUBLIC_UNKNOWN_IS_404 else (200, 302)
         assert response.status_code in allowed, (route.name, response.status_code)

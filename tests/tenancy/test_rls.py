@@ -6,14 +6,14 @@ database itself keeps tenants apart.
 
 import pytest
 from django.core import checks
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from mamori.audit.events import Actor
 from mamori.records.actions import create_label, create_record, create_workspace
 from mamori.tenancy.context import use_tenant
 from mamori.tenancy.models import tenant_models
-from mamori.tenancy.rls import rls_status
+from mamori.tenancy.rls import USER_LINKED_TABLES, rls_status
 
 pytestmark = pytest.mark.postgres
 
@@ -35,7 +35,8 @@ def _sql(query, params=None):
 
 def test_every_tenant_table_has_forced_rls_with_policy(db):
     status = rls_status(connection)
-    assert len(status) == len(tenant_models()) >= 9
+    assert len(status) == len(tenant_models()) + len(USER_LINKED_TABLES)
+    assert len(tenant_models()) >= 9
     for table, st in status.items():
         assert st == {"exists": True, "enabled": True, "forced": True, "policy": True}, table
 
@@ -127,3 +128,21 @@ def test_check_fails_when_a_tenant_table_has_no_policy(db):
     assert [e.id for e in errors] == ["mamori.E001"]
     assert "records_label" in errors[0].msg
     assert isinstance(errors[0], checks.Error)
+
+
+def test_user_linked_tables_show_only_the_current_tenants_users_rows(tenant, admin, other_tenant, outsider):
+    """allauth's tables have no tenant_id: the policy goes through the (filtered) user table."""
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=admin, type=Authenticator.Type.RECOVERY_CODES, data={"seed": "a"})
+    with use_tenant(other_tenant):
+        Authenticator.objects.create(user=outsider, type=Authenticator.Type.RECOVERY_CODES, data={"seed": "b"})
+    with use_tenant(tenant):
+        assert _sql("SELECT user_id FROM mfa_authenticator") == [(admin.pk,)]
+        with pytest.raises(Exception, match="row-level security"):
+            with connection.cursor() as cursor, transaction.atomic():
+                cursor.execute(
+                    "INSERT INTO mfa_authenticator (user_id, type, data, created_at) "
+                    "VALUES (%s, 'totp', '{}', now())", [outsider.pk])
+    with use_tenant(None):
+        assert _sql("SELECT count(*) FROM mfa_authenticator")[0][0] == 0

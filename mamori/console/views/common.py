@@ -52,11 +52,23 @@ def require_recent_reauthentication(request) -> None:
     ``/t/<slug>/`` script prefix is not in the tenant's URLconf, so Mamori keeps ``path_info``.)
     """
     from allauth.account.internal.flows.reauthentication import (
+        get_reauthentication_flows,
         is_reauthentication_required,
         stash_and_reauthenticate,
     )
     from allauth.core.exceptions import ImmediateHttpResponse
 
+    if not get_reauthentication_flows(request.user):
+        # allauth waves through users who have no way to re-authenticate (SSO-only, no
+        # second factor); Mamori does not: they set up a second factor first.
+        from django.contrib import messages
+        from django.shortcuts import redirect
+        from django.utils.translation import gettext as _
+
+        messages.error(request, _(
+            "To confirm this change you need a second factor: you sign in through your organisation's "
+            "identity provider and have no password here. Set up an authenticator app or a security key."))
+        raise ImmediateHttpResponse(redirect("mfa_index"))
     if not is_reauthentication_required(request, app=""):
         return
     state = {"path_info": request.path_info, "post": request.POST.urlencode()}

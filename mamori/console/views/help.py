@@ -21,6 +21,7 @@ HELP_TOPICS: list[tuple[str, object, str]] = [
     ("signins", _("Sign-in history and lockouts"), "console/help/signins.html"),
     ("password-policy", _("Password policy"), "console/help/password_policy.html"),
     ("user-csv", _("Bulk user management with CSV files"), "console/help/user_csv.html"),
+    ("mfa", _("Two-factor authentication (MFA)"), "console/help/mfa.html"),
 ]
 
 

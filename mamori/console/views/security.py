@@ -1,4 +1,4 @@
-"""Security settings: the tenant's password policy (ISMS 9.2.4)."""
+"""Security settings: the overview of every security page and the password policy (ISMS 9.2.3, 9.2.4)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ from mamori.accounts.policy import (
 from mamori.accounts.policy_forms import PasswordPolicyForm
 from mamori.console.forms import apply_validation_error
 from mamori.console.views.common import FORM, actor, console_view
+
+
+@console_view(perm=Perm.MANAGE_SECURITY)
+def security_overview(request):
+    """One page linking every security setting of the tenant (MFA, sessions, allowlist, SSO, …)."""
+    from mamori.console.security_pages import SECURITY_PAGES
+
+    return render(request, "console/security/overview.html", {"pages": SECURITY_PAGES})
 
 
 def _shown_policy(form: PasswordPolicyForm, fallback: Policy) -> Policy:

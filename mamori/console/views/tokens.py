@@ -22,7 +22,8 @@ def token_list(request):
 
 
 @never_cache
-@console_view(FORM, perm=Perm.USE_API)
+# A new credential: the password must have been entered recently (revoking only removes access).
+@console_view(FORM, perm=Perm.USE_API, reauth=True)
 def token_create(request):
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

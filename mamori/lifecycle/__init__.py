@@ -1,0 +1,1 @@
+"""Data keys and data lifecycle."""

@@ -1,0 +1,1 @@
+"""Single sign-on (OIDC and SAML) per tenant."""
