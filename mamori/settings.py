@@ -72,8 +72,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "mamori.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before WhiteNoise, so static files get CSP and Permissions-Policy too.
     "mamori.core.middleware.SecurityHeadersMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "mamori.tenancy.middleware.TenantMiddleware",
     # Refuses requests to a tenant from addresses outside its IP allowlist (before sign-in).
     "mamori.access.allowlist.IpAllowlistMiddleware",
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "mamori.tenancy.middleware.TenantUserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: a tenant in its termination grace period is read-only, for its admins only.
+    "mamori.lifecycle.middleware.TerminationGraceMiddleware",
     # After messages: idle timeout / absolute lifetime of console sessions (tenant's session policy).
     "mamori.accounts.sessions.SessionPolicyMiddleware",
     # After messages: it tells a user whose password expired why they are asked for a new one.
@@ -332,6 +335,13 @@ AUDIT_RETENTION_BOUNDS = {
     for category, minimum in (("operation", 90), ("signin", 90), ("api", 30))
 }
 EVIDENCE_EXPORT_EXPIRY_DAYS = env_int("MAMORI_EVIDENCE_EXPORT_EXPIRY_DAYS", 7)
+# Full tenant export (mamori.lifecycle.export; docs/data-export.md): days a finished export can be
+# downloaded before the cleanup job deletes it, and hours after which an export that stopped
+# progressing (its worker died) no longer blocks a new one.
+TENANT_EXPORT_EXPIRY_DAYS = env_int("MAMORI_TENANT_EXPORT_EXPIRY_DAYS", 7)
+TENANT_EXPORT_STALE_HOURS = env_int("MAMORI_TENANT_EXPORT_STALE_HOURS", 6)
+# Where the ZIP is assembled before it goes to the storage (default: the system temp folder).
+TENANT_EXPORT_WORK_DIR = os.environ.get("MAMORI_TENANT_EXPORT_WORK_DIR", "")
 
 # --- SIEM webhooks (mamori.siem; docs/siem.md) -------------------------------------------
 # Endpoints must be https:// on public addresses. Tests and local development may allow
@@ -340,11 +350,54 @@ MAMORI_WEBHOOK_ALLOW_HTTP_LOOPBACK = env_bool("MAMORI_WEBHOOK_ALLOW_HTTP_LOOPBAC
 # Failed deliveries in a row before a subscription is disabled (admins are e-mailed).
 MAMORI_WEBHOOK_MAX_FAILURES = env_int("MAMORI_WEBHOOK_MAX_FAILURES", 8)
 
+# --- Record attachments (docs/attachments.md) ----------------------------------------------
+# Provider default size limit per file (a tenant admin may lower it for the tenant; the
+# provider may set another limit per tenant), and the content types accepted (detected
+# from the bytes, never from the name).
+MAMORI_ATTACHMENT_MAX_BYTES = env_int("MAMORI_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+MAMORI_ATTACHMENT_TYPES = env_list("MAMORI_ATTACHMENT_TYPES", [
+    "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain",
+    "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+])
+
 # --- Client address (mamori.core.net; docs/accounts/ip-allowlist.md) -----------------------
 # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; from any other
 # peer the header is ignored. A malformed entry stops the start-up.
 MAMORI_TRUSTED_PROXIES = env_list("MAMORI_TRUSTED_PROXIES", [])
 _parse_trusted_proxies(MAMORI_TRUSTED_PROXIES)
+
+# --- System backups and periodic jobs (docs/backups.md) ---------------------------------------
+# Encrypted system backups (key: MAMORI_BACKUP_KEY_FILE) go to BACKUP_DIR and, when set, are
+# copied to BACKUP_OFFSITE_DIR (another filesystem). `mamori backup prune` keeps the newest
+# backup of each of the last KEEP_DAILY days and of each of the last KEEP_WEEKLY ISO weeks.
+BACKUP_DIR = Path(os.environ.get("MAMORI_BACKUP_DIR") or DATA_DIR / "backups").resolve()
+BACKUP_OFFSITE_DIR = os.environ.get("MAMORI_BACKUP_OFFSITE_DIR", "").strip()
+BACKUP_KEEP_DAILY = env_int("MAMORI_BACKUP_KEEP_DAILY", 7)
+BACKUP_KEEP_WEEKLY = env_int("MAMORI_BACKUP_KEEP_WEEKLY", 4)
+BACKUP_PG_DUMP = os.environ.get("MAMORI_PG_DUMP", "pg_dump")
+BACKUP_PG_RESTORE = os.environ.get("MAMORI_PG_RESTORE", "pg_restore")
+# `mamori worker` enqueues periodic jobs (mamori.core.schedule); times are UTC "HH:MM".
+SCHEDULE_ENABLED = env_bool("MAMORI_SCHEDULE", True)
+BACKUP_SCHEDULE = env_bool("MAMORI_BACKUP_SCHEDULE", True)  # daily backup + prune
+BACKUP_TIME = os.environ.get("MAMORI_BACKUP_TIME", "17:00")  # 02:00 in Tokyo
+BACKUP_DRILL_SCHEDULE = env_bool("MAMORI_BACKUP_DRILL_SCHEDULE", True)
+BACKUP_DRILL_EVERY_DAYS = env_int("MAMORI_BACKUP_DRILL_EVERY_DAYS", 7)
+BACKUP_DRILL_TIME = os.environ.get("MAMORI_BACKUP_DRILL_TIME", "18:00")
+# Per-tenant encrypted backups (docs/tenant-backups.md): daily for every active tenant at this
+# UTC time, each kept this many days (the newest is always kept).
+MAMORI_TENANT_BACKUP_KEEP_DAYS = env_int("MAMORI_TENANT_BACKUP_KEEP_DAYS", 14)
+MAMORI_TENANT_BACKUP_TIME = os.environ.get("MAMORI_TENANT_BACKUP_TIME", "17:30")  # 02:30 in Tokyo
+
+# --- Contract termination and purge (mamori.lifecycle.termination; docs/termination.md) ------
+# Days between a termination and the irrecoverable purge (the provider may set another value per
+# tenant), the days before the end at which the tenant's admins are reminded, rows per purge batch.
+MAMORI_TERMINATION_GRACE_DAYS = env_int("MAMORI_TERMINATION_GRACE_DAYS", 30)
+MAMORI_TERMINATION_REMINDER_DAYS = env_list("MAMORI_TERMINATION_REMINDER_DAYS", ["14", "7", "1"])
+MAMORI_PURGE_BATCH_SIZE = env_int("MAMORI_PURGE_BATCH_SIZE", 500)
+MAMORI_PURGE_PAUSE_MS = env_int("MAMORI_PURGE_PAUSE_MS", 50)  # pause between purge batches
 
 # --- Provider profile (whitepaper prose comes from here in later issues) ------------
 PROVIDER_NAME = os.environ.get("MAMORI_PROVIDER_NAME", "Mamori demo provider")

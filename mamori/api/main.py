@@ -15,7 +15,9 @@ from ninja import NinjaAPI
 
 from mamori.api import (
     allowlist,
+    attachments,
     audit,
+    data_export,
     evidence,
     labels,
     me,
@@ -28,6 +30,7 @@ from mamori.api import (
     siem,
     signins,
     sso,
+    termination,
     tokens,
     units,
     user_import,
@@ -72,11 +75,14 @@ api.add_router("", me.router)
 api.add_router("/workspaces", workspaces.router)
 api.add_router("/labels", labels.router)
 api.add_router("/records", records.router)
+api.add_router("/records", attachments.router)
 api.add_router("/users", users.router)
 api.add_router("/users", user_import.router)
 api.add_router("/audit", audit.router)
 api.add_router("/tokens", tokens.router)
 api.add_router("/evidence", evidence.router)
+api.add_router("/data", data_export.router)
+api.add_router("/data", termination.router)
 api.add_router("/siem", siem.router)
 api.add_router("", signins.router)
 api.add_router("/security", security.router)
@@ -85,5 +91,6 @@ api.add_router("/security", allowlist.router)
 api.add_router("/security", sso.router)
 api.add_router("/security", mfa.router)
 api.add_router("/security", scim_tokens.router)
+api.add_router("/security", attachments.limits_router)
 api.add_router("/users", mfa.users_router)
 api.add_router("/units", units.router)

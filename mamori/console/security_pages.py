@@ -32,4 +32,6 @@ SECURITY_PAGES: list[SecurityPage] = [
                  _("Let your identity provider create, update and remove users and units (SCIM 2.0).")),
     SecurityPage("console:security_sso", _("Single sign-on"),
                  _("Sign-in through your identity provider (OpenID Connect or SAML 2.0); optionally SSO only, with break-glass admins.")),
+    SecurityPage("console:security_attachments", _("Attachments"),
+                 _("Size limit for files attached to records; the accepted file types.")),
 ]

@@ -4,8 +4,11 @@ from django.urls import path, register_converter
 
 from mamori.console.views import (
     allowlist,
+    attachments,
     audit,
     dashboard,
+    data_backups,
+    data_export,
     evidence,
     help,
     labels,
@@ -18,6 +21,7 @@ from mamori.console.views import (
     siem,
     signins,
     sso,
+    termination,
     tokens,
     units,
     user_import,
@@ -60,6 +64,11 @@ urlpatterns = [
     path("records/<dbid:pk>/delete/", records.record_delete, name="record_delete"),
     path("records/<dbid:pk>/comments/", record_reviews.record_comment, name="record_comment"),
     path("records/<dbid:pk>/review/", record_reviews.record_review, name="record_review"),
+    path("records/<dbid:pk>/attachments/", attachments.record_attachment_upload, name="record_attachment_upload"),
+    path("records/<dbid:pk>/attachments/<dbid:attachment_id>/", attachments.record_attachment_download,
+         name="record_attachment_download"),
+    path("records/<dbid:pk>/attachments/<dbid:attachment_id>/delete/", attachments.record_attachment_delete,
+         name="record_attachment_delete"),
     # Labels
     path("labels/", labels.label_list, name="labels"),
     path("labels/new/", labels.label_create, name="label_create"),
@@ -100,6 +109,7 @@ urlpatterns = [
     path("settings/security/sso/", sso.security_sso, name="security_sso"),
     path("settings/password-policy/", security.password_policy, name="password_policy"),
     path("settings/security/ip-allowlist/", allowlist.ip_allowlist, name="security_ip_allowlist"),
+    path("settings/security/attachments/", attachments.security_attachments, name="security_attachments"),
     # Settings: SCIM provisioning (mamori.scim)
     path("settings/security/scim/", scim.security_scim, name="security_scim"),
     path("settings/security/scim/new/", scim.security_scim_create, name="security_scim_create"),
@@ -118,6 +128,15 @@ urlpatterns = [
     path("evidence/<dbid:pk>/", evidence.evidence_detail, name="evidence_detail"),
     path("evidence/<dbid:pk>/download/", evidence.evidence_download, name="evidence_download"),
     path("settings/retention/", evidence.retention_settings, name="retention"),
+    # Settings → Data: overview and contract termination (mamori.lifecycle.termination)
+    path("settings/data/", termination.data_overview, name="data"),
+    path("settings/data/termination/", termination.data_termination, name="data_termination"),
+    # Settings → Data: full tenant export (mamori.lifecycle.export)
+    path("settings/data/export/", data_export.data_export, name="data_export"),
+    path("settings/data/export/<dbid:pk>/", data_export.data_export_detail, name="data_export_detail"),
+    path("settings/data/export/<dbid:pk>/download/", data_export.data_export_download, name="data_export_download"),
+    # Settings → Data: the tenant's own per-tenant backups, read-only (mamori.lifecycle.tenant_backup)
+    path("settings/data/backups/", data_backups.data_backups, name="data_backups"),
     # Personal API tokens
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/new/", tokens.token_create, name="token_create"),

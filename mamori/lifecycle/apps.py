@@ -15,3 +15,18 @@ class LifecycleConfig(AppConfig):
         from mamori.lifecycle.keys import validate_configured_key
 
         validate_configured_key()
+
+        # Termination: hourly reminders and due purges (mamori.core.schedule, when present).
+        from mamori.lifecycle.termination import register_jobs
+
+        register_jobs()
+
+        # Per-tenant backups: the daily backup of every active tenant (mamori.core.schedule, when present).
+        from mamori.lifecycle.tenant_backup_jobs import register_jobs as register_tenant_backup_jobs
+
+        register_tenant_backup_jobs()
+
+        # Full tenant export: the daily deletion of expired export ZIPs (mamori.core.schedule, when present).
+        from mamori.lifecycle.export_jobs import register_jobs as register_export_jobs
+
+        register_export_jobs()

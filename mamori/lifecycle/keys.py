@@ -481,6 +481,38 @@ def decrypt_for_tenant(tenant_id: int, token: str, *, purpose: str) -> bytes:
         raise DecryptionError("The encrypted value was modified, or belongs to another tenant or purpose.") from None
 
 
+def derive_tenant_key(tenant_id: int, *, purpose: str, salt: bytes,
+                      version: int | None = None) -> tuple[int, bytes]:
+    """``(version, key)``: a 32-byte key for one object, derived from the tenant's data key.
+
+    For formats ``encrypt_for_tenant`` does not fit (files streamed in segments). HKDF-SHA256
+    over the DEK with ``salt`` (random, stored with the object) and an info string binding the
+    tenant, the purpose and the key version. ``version=None`` uses the active key (created on
+    first use); a given version may be active, retiring or retired. Raises ``DecryptionError``
+    when that version is unknown or destroyed. The data key itself never leaves this module.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from mamori.lifecycle.models import TenantDataKey
+
+    _check_purpose(purpose)
+    if not isinstance(salt, bytes) or len(salt) < 16:
+        raise ValueError("salt must be at least 16 random bytes")
+    with _TenantScope(tenant_id):
+        if version is None:
+            row = _active_key(int(tenant_id))
+        else:
+            row = TenantDataKey.objects.filter(version=int(version)).first()
+            if row is None:
+                raise DecryptionError(f"No data key v{int(version)} for this tenant (wrong tenant?).")
+            if row.state == TenantDataKey.State.DESTROYED or not row.wrapped_key:
+                raise DecryptionError(f"Data key v{row.version} was destroyed; the data is unrecoverable.")
+        dek = _unwrap_row(row)
+    info = f"mamori/subkey/v1|tenant={int(tenant_id)}|purpose={purpose}|version={row.version}".encode()
+    return row.version, HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=info).derive(dek)
+
+
 def encrypt_text(tenant_id: int, text: str, *, purpose: str) -> str:
     return encrypt_for_tenant(tenant_id, text.encode("utf-8"), purpose=purpose)
 

@@ -32,7 +32,14 @@ SECRET_FIELD_SUFFIXES = ("_hash", "_secret", "_encrypted")
 # Whole tables that are nothing but secrets or key material: never exported.
 SECRET_TABLES = frozenset({"accounts.PasswordHistory", "lifecycle.TenantDataKey"})
 # Per-table extra secret columns (``register_secret_fields`` adds more, e.g. from a provider app).
-_EXTRA_SECRET_FIELDS: dict[str, set[str]] = {"mfa.Authenticator": {"data"}}
+_EXTRA_SECRET_FIELDS: dict[str, set[str]] = {
+    "mfa.Authenticator": {"data"},  # TOTP secret, WebAuthn credential, recovery-code seed
+    "usersessions.UserSession": {"session_key", "data"},  # a session key signs anyone in as its user
+    "account.EmailConfirmation": {"key"},  # an e-mail confirmation link
+    "socialaccount.SocialToken": {"token"},  # an identity provider's access token
+}
+# Columns the name rules would catch that are not secrets: the audit chain's public hashes.
+_PUBLIC_FIELDS: dict[str, set[str]] = {"audit.AuditEvent": {"prev_hash", "hash"}}
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class DataTable:
 
     @property
     def user_linked(self) -> bool:
+        """Not a tenant model: found through a user (or through a row that hangs off one)."""
         return self.tenant_lookup != "tenant_id"
 
     def rows(self, tenant_id: int) -> models.QuerySet:
@@ -82,6 +90,28 @@ def _dependencies(model: type[models.Model], candidates: set) -> set:
     return deps
 
 
+def _dependent_tables(known: dict) -> list[DataTable]:
+    """Tables outside the tenant models and the user-linked list whose rows hang off a
+    tenant's rows through a non-null foreign key (allauth's ``EmailAddress``,
+    ``EmailConfirmation``, ``SocialToken`` …), parents first. Found from the schema so
+    that a table added by a library update is purged, exported and backed up too."""
+    found: list[DataTable] = []
+    changed = True
+    while changed:
+        changed = False
+        for model in sorted(apps.get_models(), key=lambda m: m._meta.label):
+            if model in known or model._meta.proxy:
+                continue
+            for field in model._meta.concrete_fields:
+                target = field.related_model if field.is_relation else None
+                if target in known and not field.null and target is not model:
+                    known[model] = f"{field.name}__{known[target]}"
+                    found.append(DataTable(model, known[model]))
+                    changed = True
+                    break
+    return found
+
+
 def data_tables() -> list[DataTable]:
     """Every table of a tenant's data, referenced tables first (a stable topological order)."""
     found: list[type[models.Model]] = [*tenant_models(), *_user_linked_models()]
@@ -100,12 +130,15 @@ def data_tables() -> list[DataTable]:
         if not progress:  # a cycle between tables: keep the rest in label order
             ordered.extend(remaining)
             break
-    return [DataTable(m, "tenant_id" if issubclass(m, TenantModel) else "user__tenant_id") for m in ordered]
+    tables = [DataTable(m, "tenant_id" if issubclass(m, TenantModel) else "user__tenant_id") for m in ordered]
+    return tables + _dependent_tables({t.model: t.tenant_lookup for t in tables})
 
 
 def is_secret_field(model: type[models.Model], field: models.Field) -> bool:
     from mamori.lifecycle.fields import EncryptedTextField
 
+    if field.name in _PUBLIC_FIELDS.get(model._meta.label, ()):
+        return False
     return (field.name in SECRET_FIELD_NAMES or field.name.endswith(SECRET_FIELD_SUFFIXES)
             or field.name in _EXTRA_SECRET_FIELDS.get(model._meta.label, ())
             or isinstance(field, EncryptedTextField))

@@ -59,3 +59,24 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class ScheduledRun(models.Model):
+    """One periodic job of ``mamori.core.schedule``: when it is next due and when it last ran.
+
+    ``mamori worker`` locks the row (``SELECT … FOR UPDATE``; SQLite's write lock) before it
+    enqueues the job and moves ``next_run_at`` in the same transaction, so among any number of
+    workers exactly one enqueues each run.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_task_id = models.CharField(max_length=64, blank=True, default="")
+    runs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -5,3 +5,18 @@ class RecordsConfig(AppConfig):
     name = "mamori.records"
     label = "records"
     verbose_name = "Workspaces and records"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from mamori.lifecycle.walk import FileSource, register_file_source
+        from mamori.records import attachments
+        from mamori.records.models import Attachment
+
+        # Deleting an attachment row (directly, with its record, or in a purge) removes its file
+        # once the transaction commits.
+        post_delete.connect(attachments.remove_file_of_deleted_row, sender=Attachment,
+                            dispatch_uid="records.attachment_file")
+        # The tenant export and the per-tenant backup pick the files up through this source.
+        register_file_source(FileSource("records.attachments", attachments.tenant_files,
+                                        attachments.restore_file))

@@ -123,3 +123,42 @@ class RecordComment(TenantModel):
         verbose_name_plural = _("comments")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["tenant", "record", "created_at"], name="record_comment_record")]
+
+
+class Attachment(TenantModel):
+    """A file attached to a record. The bytes live encrypted in the default storage under
+    ``tenants/<tenant id>/attachments/<uuid>`` (see ``mamori.records.attachments``); access
+    follows the record (its workspace, classification and labels)."""
+
+    uuid = models.UUIDField(editable=False)
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=120)
+    size = models.BigIntegerField(_("size"))  # plaintext bytes
+    storage_name = models.CharField(max_length=300, editable=False)
+    key_version = models.PositiveIntegerField(editable=False)
+    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "uuid"], name="attachment_uuid_per_tenant")]
+        indexes = [models.Index(fields=["tenant", "record", "created_at"], name="attachment_record")]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class AttachmentPolicy(TenantModel):
+    """Per-tenant attachment size limit. ``provider_max_bytes`` (set by the provider) replaces
+    the provider default; ``max_bytes`` (set by a tenant admin) can only lower it."""
+
+    provider_max_bytes = models.BigIntegerField(_("provider limit (bytes)"), null=True, blank=True)
+    max_bytes = models.BigIntegerField(_("tenant limit (bytes)"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("attachment policy")
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="attachment_policy_per_tenant")]

@@ -12,6 +12,8 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from mamori.access.errors import NotFound, PermissionDenied, object_id
 from mamori.access.roles import Perm, can
 from mamori.records.models import (
+    Attachment,
+    AttachmentPolicy,
     Classification,
     Label,
     Record,
@@ -97,3 +99,42 @@ def access_label(user, label_id, *, for_write: bool = False) -> Label:
     if for_write and not can(user, Perm.MANAGE_LABELS):
         raise PermissionDenied(Perm.MANAGE_LABELS)
     return label
+
+
+# --- Attachments (access follows the record: workspace, classification, labels) --------------
+
+def record_attachments(user, record_id) -> QuerySet[Attachment]:
+    """Attachments of a record the user can open, oldest first."""
+    record = access_record(user, record_id)
+    return Attachment.objects.filter(record=record).select_related("uploaded_by").order_by("created_at", "id")
+
+
+def access_attachment(user, record_id, attachment_id) -> Attachment:
+    """An attachment of a record the user can open; ``NotFound`` otherwise (never 403)."""
+    record = access_record(user, record_id)
+    attachment = Attachment.objects.filter(record=record, pk=object_id(attachment_id)).first()
+    if attachment is None:
+        raise NotFound
+    attachment.record = record
+    return attachment
+
+
+def attachment_policy() -> AttachmentPolicy:
+    """The active tenant's attachment policy (unsaved defaults when none was set)."""
+    return AttachmentPolicy.objects.first() or AttachmentPolicy()
+
+
+def attachment_limits(policy: AttachmentPolicy | None = None) -> dict[str, int | None]:
+    """``provider``: the ceiling (provider default or the provider's per-tenant value);
+    ``tenant``: the tenant admin's lower limit (or None); ``effective``: what uploads get."""
+    from django.conf import settings
+
+    policy = policy or attachment_policy()
+    ceiling = policy.provider_max_bytes or settings.MAMORI_ATTACHMENT_MAX_BYTES
+    effective = min(ceiling, policy.max_bytes) if policy.max_bytes else ceiling
+    return {"provider": ceiling, "tenant": policy.max_bytes, "effective": effective,
+            "provider_default": settings.MAMORI_ATTACHMENT_MAX_BYTES}
+
+
+def attachment_limit() -> int:
+    return attachment_limits()["effective"]

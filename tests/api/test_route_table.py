@@ -60,8 +60,30 @@ def _path_samples(acme) -> dict[str, int]:
         "event_id": AuditEvent.objects.order_by("-id").values_list("id", flat=True).first(),
         "subscription_id": _subscription_id(),
         "export_id": _export_id(),
+        "tenant_export_id": _tenant_export_id(),
         "unit_id": _unit_id(),
+        "attachment_id": _attachment_id(acme),
     }
+
+
+@pytest.fixture(autouse=True)
+def _private_storage(settings, tmp_path):
+    """Files the samples store (attachments) go to this test's directory."""
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
+
+
+def _attachment_id(acme) -> int:
+    import io
+
+    from mamori.audit.events import Actor
+    from mamori.records.actions_attachments import upload_attachment
+    from mamori.records.models import Attachment
+
+    existing = Attachment.objects.order_by("id").first()
+    data = b"%PDF-1.4 acme route table"
+    return (existing or upload_attachment(actor=Actor.for_user(acme.admin), record_id=acme.record.pk,
+                                          file=io.BytesIO(data), filename="acme.pdf", size=len(data))).pk
 
 
 def _unit_id() -> int:
@@ -88,6 +110,13 @@ def _export_id() -> int:
     existing = EvidenceExport.objects.order_by("id").first()
     now = timezone.now()
     return (existing or EvidenceExport.objects.create(since=now - timedelta(days=1), until=now)).pk
+
+
+def _tenant_export_id() -> int:
+    from mamori.lifecycle.models import TenantExport
+
+    existing = TenantExport.objects.order_by("id").first()
+    return (existing or TenantExport.objects.create(status=TenantExport.Status.FAILED)).pk
 
 
 def _query_samples(acme) -> dict[str, Any]:

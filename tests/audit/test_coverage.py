@@ -122,6 +122,17 @@ def _rotate_master_and_back(c):
                                                                    new_provider=configured))
 
 
+BK = "mamori.lifecycle.actions_backup."
+importlib.import_module(BK[:-1])  # registers its actions
+
+
+def _backup_row():
+    manifest = {"file": "mamori-20260101T000000Z-abcdef.mbk", "created": "2026-01-01T00:00:00+00:00",
+                "engine": "sqlite", "rows": 1, "tables": {"t": 1}, "encrypted": {"size": 10, "sha256": "0" * 64},
+                "plaintext": {"size": 5, "sha256": "1" * 64}, "encryption": {"key_id": "k" * 16}}
+    return ACTIONS[BK + "record_backup_created"](actor=Actor.system("t"), manifest=manifest)
+
+
 def _second_tenant():
     from mamori.tenancy.actions import create_tenant
 
@@ -193,7 +204,88 @@ def _sso_connection(c):
     return ACTIONS[SSO + "save_connection"](actor=c.actor, name="IdP", issuer="https://idp.example.com",
                                              client_id="mamori", client_secret="s", enabled=True, jit_enabled=True)
 
+AT = "mamori.records.actions_attachments."
+
+
+def _with_attachment(c, then=None):
+    """Upload a small file into a throw-away storage directory, then optionally act on it."""
+    import io
+    import tempfile
+
+    from django.test import override_settings
+
+    with tempfile.TemporaryDirectory() as root, override_settings(STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}):
+        record = _record(c)
+        attachment = ACTIONS[AT + "upload_attachment"](actor=c.actor, record_id=record.pk,
+                                                        file=io.BytesIO(b"%PDF-1.4 x"), filename="a.pdf", size=10)
+        return then(record, attachment) if then else attachment
+
+
+TB = "mamori.lifecycle.actions_tenant_backup."
+TM = "mamori.lifecycle.actions_termination."
+
+
+def _terminated(c):
+    """A second tenant whose contract the provider terminated (grace period running)."""
+    return c.outside_tenant(lambda: ACTIONS[TM + "terminate_tenant"](
+        actor=Actor.system("test"), tenant=_second_tenant(), grace_days=30))
+
+
+def _purged(c):
+    from mamori.lifecycle.purge import purge_termination
+
+    return c.outside_tenant(lambda: purge_termination(_terminated(c).pk, actor=Actor.system("test"), force=True))
+EX = "mamori.lifecycle.actions_export."
+
+
+def _tenant_export(c):
+    return ACTIONS[EX + "request_tenant_export"](actor=c.actor, enqueue=False)
+
+
+def _tenant_backup(c, *, remove: bool = False):
+    """A real per-tenant backup of the test tenant (``remove``: then delete its file again)."""
+    from mamori.lifecycle.tenant_backup import delete_quietly
+    from mamori.lifecycle.tenant_backup_jobs import take_backup
+
+    backup = c.outside_tenant(lambda: take_backup(c.tenant, actor=Actor.system("t")))
+    if remove:
+        delete_quietly(backup.storage_name)
+    return backup
+
+
+def _restore_tenant_backup(c):
+    from mamori.lifecycle.tenant_backup import delete_quietly
+
+    backup = _tenant_backup(c)
+    try:
+        c.outside_tenant(lambda: ACTIONS[TB + "restore_tenant_backup"](
+            actor=Actor.system("t"), backup=backup, mode="in_place", confirmed=True))
+    finally:
+        delete_quietly(backup.storage_name)
+
+
+def _prune_tenant_backups(c):
+    from mamori.lifecycle.models import TenantBackup
+
+    old = _tenant_backup(c, remove=True)
+    _tenant_backup(c, remove=True)
+    TenantBackup.objects.filter(pk=old.pk).update(taken_at=timezone.now() - timedelta(days=30))
+    c.outside_tenant(lambda: ACTIONS[TB + "prune_tenant_backups"](actor=Actor.system("t"), tenant=c.tenant,
+                                                                    keep_days=14))
+
+
 CALLS: dict[str, Callable] = {
+    # record attachments
+    AT + "upload_attachment": lambda c: _with_attachment(c),
+    AT + "delete_attachment": lambda c: _with_attachment(c, lambda r, a: ACTIONS[AT + "delete_attachment"](
+        actor=c.actor, record_id=r.pk, attachment_id=a.pk)),
+    AT + "open_attachment": lambda c: _with_attachment(c, lambda r, a: ACTIONS[AT + "open_attachment"](
+        actor=c.actor, record_id=r.pk, attachment_id=a.pk)),
+    AT + "set_attachment_limit": lambda c: ACTIONS[AT + "set_attachment_limit"](actor=c.actor, max_bytes=1000),
+    AT + "set_provider_attachment_limit": lambda c: ACTIONS[AT + "set_provider_attachment_limit"](
+        staff=_staff(c), tenant=c.tenant, max_bytes=1000),
     # accounts
     A + "create_user": lambda c: ACTIONS[A + "create_user"](actor=c.actor, email="new@acme.example",
                                                              role=Role.VIEWER),
@@ -350,6 +442,49 @@ CALLS: dict[str, Callable] = {
     K + "rotate_master_key": _rotate_master_and_back,
     K + "destroy_tenant_keys": lambda c: c.outside_tenant(lambda: ACTIONS[K + "destroy_tenant_keys"](
         actor=Actor.system("test"), tenant=_second_tenant())),
+    # System backups (mamori.lifecycle.actions_backup)
+    BK + "record_backup_created": lambda c: _backup_row(),
+    BK + "record_backup_failed": lambda c: ACTIONS[BK + "record_backup_failed"](actor=Actor.system("t"),
+                                                                                 error="disk full"),
+    BK + "record_backup_verified": lambda c: ACTIONS[BK + "record_backup_verified"](
+        actor=Actor.system("t"), file_name=_backup_row().file_name, ok=True),
+    BK + "record_backups_pruned": lambda c: ACTIONS[BK + "record_backups_pruned"](
+        actor=Actor.system("t"), kept={}, deleted=[_backup_row().file_name]),
+    BK + "record_backup_restored": lambda c: ACTIONS[BK + "record_backup_restored"](
+        actor=Actor.system("t"), file_name=_backup_row().file_name, target="/tmp/x.sqlite3", live=False),
+    BK + "start_restore_drill": lambda c: ACTIONS[BK + "start_restore_drill"](actor=Actor.system("t"),
+                                                                               backup_file="b.mbk"),
+    BK + "finish_restore_drill": lambda c: ACTIONS[BK + "finish_restore_drill"](
+        actor=Actor.system("t"), drill_id=ACTIONS[BK + "start_restore_drill"](
+            actor=Actor.system("t"), backup_file="b.mbk").pk, ok=True, checks=[], figures={}),
+    # Per-tenant backups (mamori.lifecycle.actions_tenant_backup)
+    TB + "record_tenant_backup": lambda c: _tenant_backup(c, remove=True),
+    TB + "record_tenant_backup_failure": lambda c: c.outside_tenant(lambda: ACTIONS[TB + "record_tenant_backup_failure"](
+        actor=Actor.system("t"), tenant=c.tenant, error="disk full")),
+    TB + "restore_tenant_backup": _restore_tenant_backup,
+    TB + "prune_tenant_backups": _prune_tenant_backups,
+    # Full tenant export (mamori.lifecycle.actions_export)
+    EX + "request_tenant_export": lambda c: _tenant_export(c),
+    EX + "finish_tenant_export": lambda c: ACTIONS[EX + "finish_tenant_export"](
+        export_id=_tenant_export(c).pk, ok=False, error="disk full"),
+    EX + "record_export_download": lambda c: ACTIONS[EX + "record_export_download"](
+        actor=c.actor, export=_tenant_export(c)),
+    EX + "delete_expired_tenant_exports": lambda c: ACTIONS[EX + "delete_expired_tenant_exports"](
+        actor=Actor.system("test"), now=ACTIONS[EX + "finish_tenant_export"](
+            export_id=_tenant_export(c).pk, ok=True, file_path="tenants/0/exports/none.zip").expires_at),
+    # Contract termination and purge (mamori.lifecycle.actions_termination)
+    TM + "request_termination": lambda c: ACTIONS[TM + "request_termination"](actor=c.actor,
+                                                                              confirm_slug=c.tenant.slug),
+    TM + "terminate_tenant": _terminated,
+    TM + "cancel_termination": lambda c: c.outside_tenant(lambda: ACTIONS[TM + "cancel_termination"](
+        actor=Actor.system("test"), tenant=_terminated(c).tenant)),
+    TM + "set_grace_period": lambda c: c.outside_tenant(lambda: ACTIONS[TM + "set_grace_period"](
+        actor=Actor.system("test"), tenant=c.tenant, days=60)),
+    TM + "send_termination_reminder": lambda c: c.outside_tenant(lambda: ACTIONS[TM + "send_termination_reminder"](
+        termination=_terminated(c), days=7)),
+    TM + "begin_purge": lambda c: c.outside_tenant(lambda: ACTIONS[TM + "begin_purge"](
+        actor=Actor.system("test"), termination=_terminated(c), force=True)),
+    TM + "finish_purge": _purged,
 }
 
 

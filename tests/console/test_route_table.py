@@ -135,6 +135,11 @@ def acme_objects(tenant, admin, editor, viewer, workspace, label, record, settin
     export = request_export(actor=Actor.for_user(admin), since=timezone.now() - timedelta(days=1),
                             until=timezone.now())
     build_package(export.pk, tenant)
+    from mamori.lifecycle.actions_export import request_tenant_export
+    from mamori.lifecycle.export import build_export
+
+    data_export = request_tenant_export(actor=Actor.for_user(admin), enqueue=False)
+    build_export(data_export.pk, tenant)
     from mamori.access.actions import add_unit_member, create_unit
 
     unit = create_unit(actor=Actor.for_user(admin), name="Sales", code="SALES")
@@ -145,11 +150,19 @@ def acme_objects(tenant, admin, editor, viewer, workspace, label, record, settin
     from mamori.scim.actions import create_scim_token
 
     scim_token, _raw = create_scim_token(actor=Actor.for_user(admin), name="IdP")
+    import io
+
+    from mamori.records.actions_attachments import upload_attachment
+
+    attachment = upload_attachment(actor=Actor.for_user(admin), record_id=record.pk,
+                                   file=io.BytesIO(b"%PDF-1.4 route table"), filename="route.pdf", size=20)
     return {
+        "attachment": attachment,
         **sessions,
         "scim_token": scim_token,
         "unit": unit,
         "export": export,
+        "data_export": data_export,
         "subscription": subscription,
         "workspace": workspace, "record": record, "label": label, "editor": editor,
         "event": AuditEvent.objects.order_by("-id").first(),
@@ -164,7 +177,7 @@ def params_for(route: Route, objects: dict, *, as_viewer: bool = False) -> dict:
         "workspace": objects["workspace"], "record": objects["record"], "label": objects["label"],
         "audit": objects["event"], "siem": objects["subscription"], "evidence": objects["export"],
         "token": objects["viewer_token" if as_viewer else "admin_token"], "unit": objects["unit"],
-        "security_scim": objects["scim_token"],
+        "security_scim": objects["scim_token"], "data_export": objects["data_export"],
     }
     values = {}
     for param in route.params:
@@ -176,6 +189,8 @@ def params_for(route: Route, objects: dict, *, as_viewer: bool = False) -> dict:
             values[param] = objects["editor"].pk
         elif param == "provider_id":
             values[param] = "sso999999"  # no such connection
+        elif param == "attachment_id":
+            values[param] = objects["attachment"].pk
         elif param == "session_id":
             values[param] = objects["viewer_session" if as_viewer else "admin_session"].pk
         elif param == "pk":

@@ -1,4 +1,4 @@
-"""``mamori tenant create|list``: provider-side tenant administration.
+"""``mamori tenant create|list|export``: provider-side tenant administration.
 
 ``create`` calls ``mamori.tenancy.actions.create_tenant`` (provider log and the
 new tenant's own log record it, with the CLI as actor) and prints the first
@@ -18,10 +18,10 @@ from mamori.tenancy.models import Tenant
 
 
 class Command(BaseCommand):
-    help = "Create and list tenants."
+    help = "Create, list and export tenants."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{create,list}")
+        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{create,list,export}")
 
         create = sub.add_parser("create", help="Create a tenant and print its admin's one-time sign-in link.")
         create.add_argument("slug", help="URL name: /t/<slug>/ (lower-case letters, digits, hyphens).")
@@ -39,9 +39,17 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="List tenants.")
         listing.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
+        from mamori.lifecycle import export_cli
+
+        export_cli.add_subcommand(sub)  # full tenant export (docs/data-export.md)
+
     def handle(self, *args, **options):
         if options["subcommand"] == "create":
             return self.create(options)
+        if options["subcommand"] == "export":
+            from mamori.lifecycle import export_cli
+
+            return export_cli.handle(options, self.stdout)
         return self.list(options)
 
     def create(self, options) -> None:

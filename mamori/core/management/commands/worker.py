@@ -7,6 +7,11 @@ own transaction (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, an
 exclusive write lock on SQLite) and marks it running before it starts, so no
 task runs twice. ``mamori serve`` starts one worker for you (``--no-worker`` to
 run them separately). SIGINT/SIGTERM finish the current task, then exit.
+
+Each worker also enqueues the periodic jobs that are due (``mamori.core.schedule``; a row
+lock makes exactly one worker enqueue each run), every 30 seconds from one minute after it
+started. ``--no-schedule`` or ``MAMORI_SCHEDULE=0`` turn that off. ``--batch`` runs the queue
+only; ``--batch --schedule`` first enqueues the jobs that are due (for cron).
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ class Command(BaseCommand):
                             help="Unique id of this worker (default: generated).")
         parser.add_argument("--no-startup-delay", action="store_true",
                             help="Do not wait a random fraction of a second before the first poll.")
+        parser.add_argument("--no-schedule", action="store_true",
+                            help="Do not enqueue periodic jobs (backups, digests, purges) from this worker.")
+        parser.add_argument("--schedule", action="store_true",
+                            help="With --batch: enqueue the periodic jobs that are due before running the queue.")
 
     def handle(self, *args, **options):
         if options["interval"] < 0:
@@ -48,4 +57,11 @@ class Command(BaseCommand):
             worker_args += ["--worker-id", options["worker_id"]]
         if options["no_startup_delay"]:
             worker_args.append("--no-startup-delay")
+        if not options["no_schedule"]:
+            from mamori.core import schedule
+
+            if not options["batch"]:
+                schedule.SchedulerThread().start()
+            elif options["schedule"]:
+                schedule.enqueue_due()
         call_command("db_worker", *worker_args, verbosity=options["verbosity"])
