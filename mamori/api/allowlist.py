@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from mamori.access.actions_allowlist import save_allowlist
 from mamori.access.allowlist import MAX_COMMENT, MAX_ENTRIES, allowlist_for
@@ -46,9 +46,9 @@ class OverrideOut(Schema):
 
 
 class AllowlistIn(Schema):
-    enabled: bool = Field(description="Enforce the list (needs at least one entry).")
+    enabled: StrictBool = Field(description="Enforce the list (needs at least one entry).")
     entries: list[EntryIn] = Field(max_length=MAX_ENTRIES)
-    confirm_lockout: bool = Field(False, description="Required when the enforced list would not include "
+    confirm_lockout: StrictBool = Field(False, description="Required when the enforced list would not include "
                                                      "the caller's own address.")
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.db.models import QuerySet
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from mamori.access.errors import NotFound
@@ -46,8 +46,19 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("out of range") from None
 
 
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _iso_only(value: Any) -> Any:
+    """Pydantic would read a number (or a numeric string) as a Unix timestamp; the API
+    documents ISO 8601 strings only."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise PydanticCustomError("datetime_from_number", "Enter a date and time in ISO 8601 format.")
+    return value
+
+
 # Times are UTC in and out (ISO 8601, ``Z``); a time without offset is read as UTC.
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+UtcDateTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_utc)]
 
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET, description="Items to skip.")]

@@ -13,7 +13,7 @@ from django.http import FileResponse
 from django.views.decorators.cache import never_cache
 from ninja import Router, Schema
 from ninja.responses import Status
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from mamori.api.auth import actor, api_user
 from mamori.api.common import CREATE, UtcDateTime, checked_id
@@ -85,7 +85,7 @@ class RetentionOut(Schema):
 
 class RetentionIn(Schema):
     category: Literal["operation", "signin", "api"]
-    days: int | None = Field(None, ge=0, le=36500,
+    days: StrictInt | None = Field(None, ge=0, le=36500,
                              description="Days to keep (0 = the contract's life); null = the provider default.")
 
 

@@ -30,8 +30,8 @@ router = Router(tags=["labels"])
 
 Name = Annotated[str, Field(min_length=1, max_length=60), Storable]
 # The action checks the format (with a translated message); the pattern is documented here.
-Colour = Annotated[str, Field(max_length=7, json_schema_extra={"pattern": "^#[0-9a-fA-F]{6}$"},
-                              description="A colour like #1f6feb."), Storable]
+Colour = Annotated[str, Field(max_length=7, json_schema_extra={"pattern": "^(#[0-9a-fA-F]{6})?$"},
+                              description="A colour like #1f6feb; empty: the default grey."), Storable]
 
 
 class LabelOut(Schema):

@@ -103,11 +103,16 @@ class StrictJSONParser(Parser):
 
     def parse_body(self, request: HttpRequest) -> Any:
         try:
-            return json.loads(request.body, parse_constant=_reject_constant)
+            data = json.loads(request.body, parse_constant=_reject_constant)
         except MalformedJSON:
             raise
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise MalformedJSON(str(exc)) from exc
+        # Every JSON body of this API is an object. Ninja's schemas read other values
+        # attribute by attribute, so `[null]` would pass as "all fields left out".
+        if not isinstance(data, dict):
+            raise MalformedJSON("the request body must be a JSON object")
+        return data
 
 
 # --- Field-level messages from pydantic ---------------------------------------------

@@ -19,6 +19,7 @@ import json
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
@@ -105,12 +106,16 @@ def _csv_body(request: HttpRequest) -> bytes | HttpResponse:
     """The uploaded bytes, or a problem response (413 too large, 422 no file)."""
     too_large = problem(request, 413, _("The file is larger than %(mib)d MB. Split it into several files.")
                         % {"mib": csv_users.MAX_BYTES // (1024 * 1024)})
+    no_file = problem(request, 422, _("The request has invalid fields."),
+                      errors=[("file", _("Send the CSV file in the multipart field \"file\", or as the "
+                                         "body with Content-Type: text/csv."))])
     if request.content_type == "multipart/form-data":
-        upload = request.FILES.get("file")
+        try:
+            upload = request.FILES.get("file")
+        except MultiPartParserError:  # no boundary, a truncated or malformed body
+            return no_file
         if upload is None:
-            return problem(request, 422, _("The request has invalid fields."),
-                           errors=[("file", _("Send the CSV file in the multipart field \"file\", or as the "
-                                             "body with Content-Type: text/csv."))])
+            return no_file
         if upload.size > csv_users.MAX_BYTES:
             return too_large
         return upload.read()
@@ -124,6 +129,8 @@ def _csv_body(request: HttpRequest) -> bytes | HttpResponse:
     data = request._body if hasattr(request, "_body") else request.read(csv_users.MAX_BYTES + 1)  # noqa: SLF001
     if len(data) > csv_users.MAX_BYTES:
         return too_large
+    if not data:
+        return no_file
     return data
 
 
