@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from mamori.console.security_pages import SECURITY_PAGES
+from mamori.console.settings_pages import SECURITY_PAGES
 
 PAGE = "/t/acme/settings/security/"
 

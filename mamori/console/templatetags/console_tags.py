@@ -50,7 +50,7 @@ def may(user, perm: str) -> bool:
 _SECTIONS = {
     "dashboard": "dashboard", "workspace": "workspaces", "record": "records", "label": "labels",
     "user": "users", "unit": "units", "audit": "audit", "token": "tokens",
-    # Security settings pages are all named security_* (see mamori.console.security_pages).
+    # Security settings pages are all named security_* (see mamori.console.settings_pages).
     "security": "security", "password_policy": "security",
 }
 

@@ -25,7 +25,7 @@ from mamori.console.views.common import FORM, actor, console_view
 @console_view(perm=Perm.MANAGE_SECURITY)
 def security_overview(request):
     """One page linking every security setting of the tenant (MFA, sessions, allowlist, SSO, …)."""
-    from mamori.console.security_pages import SECURITY_PAGES
+    from mamori.console.settings_pages import SECURITY_PAGES
 
     return render(request, "console/security/overview.html", {"pages": SECURITY_PAGES})
 

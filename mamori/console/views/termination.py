@@ -30,7 +30,7 @@ class TerminationForm(forms.Form):
 @console_view(perm=Perm.MANAGE_SECURITY)
 def data_overview(request):
     """One page linking every data page of the tenant (export, termination, …)."""
-    from mamori.console.data_pages import DATA_PAGES
+    from mamori.console.settings_pages import DATA_PAGES
 
     return render(request, "console/data/overview.html", {"pages": DATA_PAGES})
 
