@@ -49,6 +49,11 @@ INSTALLED_APPS = [
     "mamori.multifactor",
     "mamori.sso",
     "mamori.scim",
+    "mamori.notices",
+    "mamori.incidents",
+    "mamori.monitoring",
+    "mamori.support",
+    "mamori.compliance",
     "mamori.console",
     "mamori.api",
     "mamori.core",
@@ -114,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mamori.tenancy.context_processors.tenant",
+                "mamori.operations.pages.provider_pages",
             ],
         },
     }
@@ -402,6 +408,32 @@ MAMORI_PURGE_PAUSE_MS = env_int("MAMORI_PURGE_PAUSE_MS", 50)  # pause between pu
 # --- Provider profile (whitepaper prose comes from here in later issues) ------------
 PROVIDER_NAME = os.environ.get("MAMORI_PROVIDER_NAME", "Mamori demo provider")
 DEFAULT_DATA_REGION = os.environ.get("MAMORI_DATA_REGION", "jp-east")
+# A TOML file with the provider's own statements (company, contacts, law, certifications,
+# policies, sub-processors, storage regions, security.txt): mamori/core/provider_profile.py.
+# Development falls back to the shipped demo profile; production without one leaves the
+# fields empty, and the whitepaper and the control checks name what is missing.
+MAMORI_PROVIDER_PROFILE = os.environ.get("MAMORI_PROVIDER_PROFILE", "").strip()
+
+# --- Provider operations (issue 7): notices, incidents, monitoring, support access ----
+# Maintenance must be announced this many days ahead unless marked emergency with a reason.
+MAMORI_MAINTENANCE_LEAD_DAYS = env_int("MAMORI_MAINTENANCE_LEAD_DAYS", 7)
+# Default incident notification policy for tenants (mamori/incidents/policy.py presets):
+# "business_6h" (SO), "within_24h" (PR), "one_business_day" (QL, SA).
+MAMORI_INCIDENT_NOTIFICATION_POLICY = os.environ.get("MAMORI_INCIDENT_NOTIFICATION_POLICY", "business_6h")
+# Warn the security officer this many minutes before a notification deadline passes.
+MAMORI_INCIDENT_WARN_MINUTES = env_int("MAMORI_INCIDENT_WARN_MINUTES", 60)
+# Public security report form: reports accepted per client address per hour.
+MAMORI_SECURITY_REPORTS_PER_HOUR = env_int("MAMORI_SECURITY_REPORTS_PER_HOUR", 5)
+# SNTP servers the worker measures the clock against every 10 minutes; alert threshold.
+MAMORI_NTP_SERVERS = env_list("MAMORI_NTP_SERVERS", ["ntp.nict.jp", "time.google.com"])
+MAMORI_CLOCK_MAX_OFFSET_MS = env_int("MAMORI_CLOCK_MAX_OFFSET_MS", 1000)
+# Prometheus /metrics: a bearer token (file or variable) and/or client networks (CIDR).
+MAMORI_METRICS_TOKEN = read_secret("MAMORI_METRICS_TOKEN") or ""
+MAMORI_METRICS_ALLOW = env_list("MAMORI_METRICS_ALLOW", ["127.0.0.1/32", "::1/128"])
+# Support access: longest duration a provider may request (hours).
+MAMORI_SUPPORT_ACCESS_MAX_HOURS = env_int("MAMORI_SUPPORT_ACCESS_MAX_HOURS", 72)
+# Dependency audit (`mamori security audit`) older than this fails the control check.
+MAMORI_VULNERABILITY_AUDIT_MAX_AGE_DAYS = env_int("MAMORI_VULNERABILITY_AUDIT_MAX_AGE_DAYS", 7)
 
 # --- Logging: structured JSON to stdout ----------------------------------------------
 LOGGING = {

@@ -9,9 +9,6 @@ provider tables only. Views are thin: actions write, ``queries`` read.
 
 from __future__ import annotations
 
-from functools import wraps
-from urllib.parse import urlencode
-
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -25,22 +22,13 @@ from mamori.core.context import current_request_context
 from mamori.operations import actions, queries
 from mamori.operations.forms import StaffSignInForm
 from mamori.operations.middleware import PROVIDER_SESSION_KEY
+from mamori.operations.staff import staff_required
 from mamori.tenancy.actions import list_tenants_across_tenants
 
 # Failed sign-ins allowed before the form refuses to check passwords for a while.
 MAX_FAILURES_PER_EMAIL = 5  # in THROTTLE_MINUTES
 MAX_FAILURES_PER_IP = 20
 THROTTLE_MINUTES = 15
-
-
-def staff_required(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if getattr(request, "provider_staff", None) is None:
-            return redirect(f"{reverse('provider:login')}?{urlencode({'next': request.get_full_path()})}")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _safe_next(request, value: str | None) -> str:

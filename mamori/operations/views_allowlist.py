@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 from mamori.access import actions_allowlist
 from mamori.access.allowlist import active_override
 from mamori.access.errors import PermissionDenied
-from mamori.operations.views import staff_required
+from mamori.operations.staff import staff_required
 from mamori.tenancy.actions import list_tenants_across_tenants
 from mamori.tenancy.context import tenant_context
 

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from mamori.access.errors import PermissionDenied
-from mamori.operations.views import staff_required
+from mamori.operations.staff import staff_required
 from mamori.records.actions_attachments import human_size, set_provider_attachment_limit
 from mamori.records.queries import attachment_limits
 from mamori.tenancy.actions import list_tenants_across_tenants

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from mamori.lifecycle import backup_queries
-from mamori.operations.views import staff_required
+from mamori.operations.staff import staff_required
 
 
 @never_cache

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from mamori.lifecycle import tenant_backup_jobs as jobs
 from mamori.operations.models import ProviderStaff
-from mamori.operations.views import staff_required
+from mamori.operations.staff import staff_required
 from mamori.tenancy.actions import list_tenants_across_tenants
 from mamori.tenancy.models import SLUG_VALIDATOR, Tenant, validate_slug_not_reserved
 

@@ -22,7 +22,7 @@ from mamori.access.errors import PermissionDenied
 from mamori.lifecycle import actions_termination as acts
 from mamori.lifecycle import termination as term
 from mamori.lifecycle.models import DeletionCertificate
-from mamori.operations.views import staff_required
+from mamori.operations.staff import staff_required
 from mamori.tenancy.actions import list_tenants_across_tenants
 
 

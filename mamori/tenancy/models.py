@@ -52,6 +52,9 @@ class Tenant(models.Model):
     language = models.CharField(_("language"), max_length=5, choices=Language.choices, default=Language.JA)
     contract_start = models.DateField(_("contract start"), null=True, blank=True)
     contract_end = models.DateField(_("contract end"), null=True, blank=True)
+    # Extra address for provider notices (maintenance, incidents, termination) besides the
+    # tenant admins: mamori.tenancy.contacts.tenant_contacts().
+    notification_email = models.EmailField(_("notification address"), blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,8 +14,9 @@ PURPOSE = "siem.webhook_secret"
 
 def _each_tenant(apps):
     from mamori.tenancy.context import tenant_context
-    from mamori.tenancy.models import Tenant
 
+    # The historical model: the current one may have columns later migrations add.
+    Tenant = apps.get_model("tenancy", "Tenant")
     Subscription = apps.get_model("siem", "WebhookSubscription")
     for tenant in Tenant.objects.order_by("pk"):
         with tenant_context(tenant):
