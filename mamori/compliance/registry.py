@@ -93,6 +93,11 @@ def control(clause: str, title, *, section: str, key: str | None = None,
             organisational: bool = False, order: int = 0):
     """Decorator registering ``check`` as the control ``key`` (default: ``clause``)."""
 
+    from mamori.compliance.sections import SECTION_KEYS
+
+    if section not in SECTION_KEYS:
+        raise ValueError(f"unknown whitepaper section {section!r} (mamori/compliance/sections.py)")
+
     def register(check: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
         item = Control(key or clause, clause, title, section, check, organisational, order)
         with _lock:
