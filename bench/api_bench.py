@@ -616,12 +616,9 @@ def _layer_order():
 
 
 def write_results(kind: str, run: dict) -> None:
-    from bench.report import load_json, save_json_section, save_markdown_section
+    from bench.report import save_markdown_section, save_run_section
 
-    section = load_json().get("api_bench") or {"runs": {}}
-    section.setdefault("runs", {})[kind] = run
-    save_json_section("api_bench", section)
-    save_markdown_section("api_bench", render_markdown(section))
+    save_markdown_section("api_bench", render_markdown(save_run_section("api_bench", kind, run)))
 
 
 def main(argv: list[str] | None = None) -> int:

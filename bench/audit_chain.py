@@ -344,21 +344,12 @@ def _md(data: dict) -> str:
 def _write(kind: str | None, run: dict | None) -> None:
     """Merge ``run`` into results-audit.json (``kind`` None: only re-render results.md)."""
     from bench.api_bench import _machine
+    from bench.report import load_runs, save_markdown_section, save_run_file
 
-    data = {"runs": {}}
-    if RESULTS_JSON.exists():
-        try:
-            data = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
-        except ValueError:
-            pass
-    if kind is not None:
-        data.setdefault("runs", {})[kind] = run
-        data["machine"] = _machine()
-        RESULTS_JSON.write_text(
-            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-    from bench.report import save_markdown_section
-
+    if kind is None:
+        data = load_runs(RESULTS_JSON)
+    else:
+        data = save_run_file(RESULTS_JSON, kind, run, machine=_machine())
     save_markdown_section("audit-chain", _md(data))
 
 

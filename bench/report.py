@@ -38,6 +38,38 @@ def save_json_section(name: str, value) -> dict:
     return data
 
 
+def load_runs(path: Path) -> dict:
+    """A benchmark's own results file (``results-<name>.json``): ``{"runs": {kind: run}, …}``."""
+    data: dict = {"runs": {}}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    return data
+
+
+def save_run_file(path: Path, kind: str, run: dict, *, machine: dict | None = None) -> dict:
+    """Store one run (per database or size: ``kind``) in a benchmark's own results file, with the
+    machine it ran on when given; returns the whole file's data (to render the markdown)."""
+    data = load_runs(path)
+    data.setdefault("runs", {})[kind] = run
+    if machine is not None:
+        data["machine"] = machine
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return data
+
+
+def save_run_section(name: str, kind: str, run: dict, *, machine: dict | None = None) -> dict:
+    """The same for a benchmark that keeps its runs under its key ``name`` of results.json."""
+    section = load_json().get(name) or {"runs": {}}
+    section.setdefault("runs", {})[kind] = run
+    if machine is not None:
+        section["machine"] = machine
+    save_json_section(name, section)
+    return section
+
+
 def save_markdown_section(name: str, text: str) -> None:
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     block = f"{start}\n{text.strip()}\n{end}"

@@ -148,10 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sys.path.insert(0, str(ROOT))
     from bench.api_bench import _postgres_url
-    from bench.report import load_json, save_json_section, save_markdown_section
+    from bench.report import save_markdown_section, save_run_section
     from bench.scratch import run_worker
 
-    data = load_json().get("tenant_backup") or {"runs": {}}
     for kind in args.databases.split(","):
         if kind == "postgresql" and not _postgres_url():
             print("PostgreSQL skipped: set BENCH_DATABASE_URL", file=sys.stderr)
@@ -159,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tenant backup benchmark on {kind} ({args.records:,} records)…", file=sys.stderr)
         run = run_worker(kind, __file__, ["--records", str(args.records)], name="tenant-backup")
         run["kind"] = kind
-        data.setdefault("runs", {})[f"{kind} {args.records}"] = run  # one row per database and size
-        save_json_section("tenant_backup", data)
+        data = save_run_section("tenant_backup", f"{kind} {args.records}", run)  # one row per database and size
         save_markdown_section("tenant-backup", _md(data))
         print(json.dumps({kind: run}, indent=2), file=sys.stderr)
     return 0

@@ -190,19 +190,9 @@ def _md(data: dict) -> str:
 
 def _write(kind: str, run: dict) -> None:
     from bench.api_bench import _machine
+    from bench.report import save_markdown_section, save_run_file
 
-    data: dict = {"runs": {}}
-    if RESULTS_JSON.exists():
-        try:
-            data = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
-        except ValueError:
-            pass
-    data.setdefault("runs", {})[kind] = run
-    data["machine"] = _machine()
-    RESULTS_JSON.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    from bench.report import save_markdown_section
-
-    save_markdown_section("tenant-export", _md(data))
+    save_markdown_section("tenant-export", _md(save_run_file(RESULTS_JSON, kind, run, machine=_machine())))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -223,10 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_worker(args)))
         return 0
     from bench.api_bench import _postgres_url
-    from bench.report import load_json, save_json_section, save_markdown_section
+    from bench.report import save_markdown_section, save_run_section
     from bench.scratch import run_worker
 
-    data = load_json().get("tenant_purge") or {"runs": {}}
     for kind in args.databases.split(","):
         if kind == "postgresql" and not _postgres_url():
             print("PostgreSQL skipped: set BENCH_DATABASE_URL", file=sys.stderr)
@@ -236,8 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         extra += ["--pause-ms", str(args.pause_ms)] if args.pause_ms is not None else []
         run = run_worker(kind, __file__, ["--records", str(args.records), "--seconds", str(args.seconds), *extra],
                          name="tenant-purge")
-        data.setdefault("runs", {})[kind] = run
-        save_json_section("tenant_purge", data)
+        data = save_run_section("tenant_purge", kind, run)
         save_markdown_section("tenant-purge", _md(data))
         print(json.dumps({kind: run}, indent=2), file=sys.stderr)
     return 0

@@ -194,13 +194,9 @@ def _md(data: dict) -> str:
 
 def _write(kind: str, run: dict) -> None:
     from bench.api_bench import _machine
-    from bench.report import load_json, save_json_section, save_markdown_section
+    from bench.report import save_markdown_section, save_run_section
 
-    section = load_json().get(NAME) or {"runs": {}}
-    section.setdefault("runs", {})[kind] = run
-    section["machine"] = _machine()
-    save_json_section(NAME, section)
-    save_markdown_section(NAME, _md(section))
+    save_markdown_section(NAME, _md(save_run_section(NAME, kind, run, machine=_machine())))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request count and latency by route name for /metrics (mamori.monitoring.metrics).
+    "mamori.monitoring.metrics.RequestMetricsMiddleware",
     "mamori.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before WhiteNoise, so static files get CSP and Permissions-Policy too.
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "mamori.tenancy.middleware.TenantUserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: support access sessions (grant checked on every request, page views audited).
+    "mamori.support.sessions.SupportSessionMiddleware",
     # After messages: a tenant in its termination grace period is read-only, for its admins only.
     "mamori.lifecycle.middleware.TerminationGraceMiddleware",
     # After messages: idle timeout / absolute lifetime of console sessions (tenant's session policy).
@@ -119,6 +123,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mamori.tenancy.context_processors.tenant",
+                "mamori.incidents.context_processors.incident_notices",
+                "mamori.notices.context_processors.notice_banner",
                 "mamori.operations.pages.provider_pages",
             ],
         },
@@ -422,11 +428,18 @@ MAMORI_MAINTENANCE_LEAD_DAYS = env_int("MAMORI_MAINTENANCE_LEAD_DAYS", 7)
 MAMORI_INCIDENT_NOTIFICATION_POLICY = os.environ.get("MAMORI_INCIDENT_NOTIFICATION_POLICY", "business_6h")
 # Warn the security officer this many minutes before a notification deadline passes.
 MAMORI_INCIDENT_WARN_MINUTES = env_int("MAMORI_INCIDENT_WARN_MINUTES", 60)
+# Days (MM-DD) the provider is closed every year, besides weekends and Japanese public holidays:
+# they are not business days for incident notification deadlines. Default: new-year holidays.
+MAMORI_INCIDENT_CLOSED_DAYS = env_list("MAMORI_INCIDENT_CLOSED_DAYS",
+                                       ["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"])
 # Public security report form: reports accepted per client address per hour.
 MAMORI_SECURITY_REPORTS_PER_HOUR = env_int("MAMORI_SECURITY_REPORTS_PER_HOUR", 5)
 # SNTP servers the worker measures the clock against every 10 minutes; alert threshold.
 MAMORI_NTP_SERVERS = env_list("MAMORI_NTP_SERVERS", ["ntp.nict.jp", "time.google.com"])
 MAMORI_CLOCK_MAX_OFFSET_MS = env_int("MAMORI_CLOCK_MAX_OFFSET_MS", 1000)
+# Probes: GET /healthz and /api/v1/me through this URL (e.g. https://mamori.example.com);
+# empty = in-process through the WSGI application (docs/operations/monitoring.md).
+MAMORI_PROBE_BASE_URL = os.environ.get("MAMORI_PROBE_BASE_URL", "")
 # Prometheus /metrics: a bearer token (file or variable) and/or client networks (CIDR).
 MAMORI_METRICS_TOKEN = read_secret("MAMORI_METRICS_TOKEN") or ""
 MAMORI_METRICS_ALLOW = env_list("MAMORI_METRICS_ALLOW", ["127.0.0.1/32", "::1/128"])
@@ -434,6 +447,32 @@ MAMORI_METRICS_ALLOW = env_list("MAMORI_METRICS_ALLOW", ["127.0.0.1/32", "::1/12
 MAMORI_SUPPORT_ACCESS_MAX_HOURS = env_int("MAMORI_SUPPORT_ACCESS_MAX_HOURS", 72)
 # Dependency audit (`mamori security audit`) older than this fails the control check.
 MAMORI_VULNERABILITY_AUDIT_MAX_AGE_DAYS = env_int("MAMORI_VULNERABILITY_AUDIT_MAX_AGE_DAYS", 7)
+# Schedule table (docs/operations/schedules.md): a TOML file of ["job.name"] tables with
+# every = "10m"/"1h"/"1d", at = "HH:MM" (UTC), enabled = true/false; overrides the jobs' defaults.
+MAMORI_SCHEDULES_FILE = os.environ.get("MAMORI_SCHEDULES_FILE", "").strip()
+
+
+def _schedule_table(path: str) -> dict:
+    if not path:
+        return {}
+    import tomllib
+
+    with open(path, "rb") as handle:
+        return tomllib.load(handle)
+
+
+MAMORI_SCHEDULES = _schedule_table(MAMORI_SCHEDULES_FILE)
+# Provider staff need a TOTP code at every sign-in (enrolment at the first one).
+MAMORI_PROVIDER_MFA = env_bool("MAMORI_PROVIDER_MFA", True)
+# `mamori security audit`: pip-audit's vulnerability service ("pypi" or "osv") and timeout (s).
+MAMORI_VULNERABILITY_SERVICE = os.environ.get("MAMORI_VULNERABILITY_SERVICE", "pypi").strip().lower()
+MAMORI_VULNERABILITY_AUDIT_TIMEOUT = env_int("MAMORI_VULNERABILITY_AUDIT_TIMEOUT", 300)
+# Control checks (`mamori controls check`): a check running longer than this is stopped and
+# reported as "error"; the daily job runs at this UTC time.
+MAMORI_CONTROL_CHECK_TIMEOUT_SECONDS = env_int("MAMORI_CONTROL_CHECK_TIMEOUT_SECONDS", 60)
+MAMORI_CONTROL_CHECK_AT = os.environ.get("MAMORI_CONTROL_CHECK_AT", "04:30")
+# Extra provider tables (no customer data) of the provider's own apps, for the 8.1.1 inventory check.
+MAMORI_PROVIDER_TABLES = env_list("MAMORI_PROVIDER_TABLES", [])
 
 # --- Logging: structured JSON to stdout ----------------------------------------------
 LOGGING = {

@@ -44,6 +44,13 @@ def _fast_hasher(settings, request):
 
 
 @pytest.fixture(autouse=True)
+def _provider_mfa_off(settings):
+    """Provider staff MFA (MAMORI_PROVIDER_MFA, on by default) is off for tests that sign staff in
+    with a password only; tests/operations/test_staff_mfa.py turns it on."""
+    settings.MAMORI_PROVIDER_MFA = False
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """allauth counts sign-in attempts per IP in the cache; each test starts from zero."""
     from django.core.cache import cache

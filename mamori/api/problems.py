@@ -22,6 +22,8 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema
@@ -65,6 +67,7 @@ def _titles() -> dict[int, str]:
         422: _("Unprocessable Content"),
         429: _("Too Many Requests"),
         500: _("Internal Server Error"),
+        503: _("Service Unavailable"),
     }
 
 
@@ -241,6 +244,13 @@ def handle_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
                                    "when you contact support."))
 
 
+def handle_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database is unreachable or restarting (tests/faults): 503 with Retry-After, not a 500."""
+    logger.warning("Database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+    return problem(request, 503, _("The service is temporarily unavailable. Try again in a few seconds."),
+                   headers={"Retry-After": "5"})
+
+
 def install(api) -> None:
     """Register the handlers on a NinjaAPI (most specific classes win by MRO)."""
     api.add_exception_handler(Exception, handle_unexpected)
@@ -254,3 +264,5 @@ def install(api) -> None:
     api.add_exception_handler(HttpError, handle_http_error)
     api.add_exception_handler(RequestDataTooBig, handle_too_big)
     api.add_exception_handler(SuspiciousOperation, handle_suspicious)
+    api.add_exception_handler(DatabaseOperationalError, handle_database_unavailable)
+    api.add_exception_handler(DatabaseInterfaceError, handle_database_unavailable)

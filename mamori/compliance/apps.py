@@ -7,3 +7,9 @@ class ComplianceConfig(AppConfig):
     name = "mamori.compliance"
     label = "compliance"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # The daily control-check run (mamori.core.schedule).
+        from mamori.compliance.tasks import register_jobs
+
+        register_jobs()

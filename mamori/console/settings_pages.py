@@ -35,6 +35,8 @@ SECURITY_PAGES: list[SettingsPage] = [
                  _("Sign-in through your identity provider (OpenID Connect or SAML 2.0); optionally SSO only, with break-glass admins.")),
     SettingsPage("console:security_attachments", _("Attachments"),
                  _("Size limit for files attached to records; the accepted file types.")),
+    SettingsPage("console:security_support_access", _("Support access"),
+                 _("Approve, shorten, refuse or revoke the provider's requests for support access to this tenant.")),
 ]
 
 DATA_PAGES: list[SettingsPage] = [
@@ -42,6 +44,9 @@ DATA_PAGES: list[SettingsPage] = [
              _("Download every table of your tenant's data (CSV and JSON lines), the attachments and a signed manifest.")),
     SettingsPage("console:data_backups", _("Backups of your data"),
              _("The daily encrypted backups of your tenant, from which the provider can restore your tenant alone.")),
+    SettingsPage("console:organisation", _("Organisation: notices and data location"),
+                 _("The address that receives the provider's notices; where your data is stored and which "
+                   "sub-processors the provider uses.")),
     SettingsPage("console:data_termination", _("Terminate the contract"),
              _("End the contract: after a grace period every record, file and backup is deleted for good, "
                "with a signed deletion certificate.")),

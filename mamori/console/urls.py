@@ -13,6 +13,7 @@ from mamori.console.views import (
     help,
     labels,
     mfa,
+    organisation,
     record_reviews,
     records,
     scim,
@@ -28,6 +29,8 @@ from mamori.console.views import (
     users,
     workspaces,
 )
+from mamori.notices import views_console as notices_console
+from mamori.support import views as support_views
 
 
 class DatabaseIdConverter:
@@ -110,6 +113,17 @@ urlpatterns = [
     path("settings/password-policy/", security.password_policy, name="password_policy"),
     path("settings/security/ip-allowlist/", allowlist.ip_allowlist, name="security_ip_allowlist"),
     path("settings/security/attachments/", attachments.security_attachments, name="security_attachments"),
+    # Settings → Security: support access requests of the provider's staff (mamori.support)
+    path("settings/security/support-access/", support_views.support_access, name="security_support_access"),
+    path("settings/security/support-access/<dbid:pk>/approve/", support_views.support_access_approve,
+         name="security_support_access_approve"),
+    path("settings/security/support-access/<dbid:pk>/refuse/", support_views.support_access_refuse,
+         name="security_support_access_refuse"),
+    path("settings/security/support-access/<dbid:pk>/shorten/", support_views.support_access_shorten,
+         name="security_support_access_shorten"),
+    path("settings/security/support-access/<dbid:pk>/revoke/", support_views.support_access_revoke,
+         name="security_support_access_revoke"),
+    path("support/enter/", support_views.support_enter, name="support_enter"),
     # Settings: SCIM provisioning (mamori.scim)
     path("settings/security/scim/", scim.security_scim, name="security_scim"),
     path("settings/security/scim/new/", scim.security_scim_create, name="security_scim_create"),
@@ -152,6 +166,12 @@ urlpatterns = [
     path("units/<dbid:pk>/members/<dbid:user_id>/remove/", units.unit_member_remove, name="unit_member_remove"),
     path("units/<dbid:pk>/admins/add/", units.unit_admin_add, name="unit_admin_add"),
     path("units/<dbid:pk>/admins/<dbid:user_id>/remove/", units.unit_admin_remove, name="unit_admin_remove"),
+    # Notices from the provider (mamori.notices) and the organisation page
+    path("notices/", notices_console.notice_list, name="notices"),
+    path("notices/dismiss/", notices_console.notice_dismiss, name="notice_dismiss"),
+    path("notices/maintenance.ics", notices_console.notices_ics, name="notices_ics"),
+    path("release-notes/", notices_console.release_notes, name="release_notes"),
+    path("settings/organisation/", organisation.organisation, name="organisation"),
     # Help (topics listed in mamori.console.views.help.HELP_TOPICS)
     path("help/", help.help_index, name="help"),
     path("help/<slug:slug>/", help.help_topic, name="help_topic"),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -38,14 +41,65 @@ def _pending_migrations() -> int:
     return pending
 
 
+WORKER_STALE_SECONDS = 180  # the worker probes every minute: three missed beats
+CLOCK_STALE_SECONDS = 30 * 60  # the clock is checked every 10 minutes
+
+
+def _storage_check() -> dict:
+    from mamori.monitoring.probes import probe_storage
+
+    try:
+        outcome = probe_storage()
+    except Exception as exc:  # noqa: BLE001 — report, never raise
+        return {"status": "error", "reason": exc.__class__.__name__}
+    return {"status": "ok"} if outcome.ok else {"status": "error", "reason": outcome.detail}
+
+
+def _worker_check(now) -> dict:
+    from mamori.monitoring.queries import worker_heartbeat
+
+    beat = worker_heartbeat()
+    if beat is None:
+        return {"status": "unknown", "reason": "no heartbeat recorded (is mamori worker running?)"}
+    age = int((now - beat).total_seconds())
+    if age > WORKER_STALE_SECONDS:
+        return {"status": "stale", "age_seconds": age, "reason": f"last heartbeat {age} s ago"}
+    return {"status": "ok", "age_seconds": age}
+
+
+def _clock_check(now) -> dict:
+    from django.conf import settings
+
+    from mamori.monitoring.queries import clock_state
+
+    state = clock_state()
+    limit = settings.MAMORI_CLOCK_MAX_OFFSET_MS
+    if state is None:
+        return {"status": "unknown", "reason": "the clock has not been checked yet", "max_offset_ms": limit}
+    body = {"status": state.state, "offset_ms": state.offset_ms, "max_offset_ms": limit,
+            "checked_at": state.checked_at.isoformat()}
+    if (now - state.checked_at).total_seconds() > CLOCK_STALE_SECONDS:
+        body.update(status="stale", reason="no clock check in the last 30 minutes")
+    elif state.state != "ok":
+        body["reason"] = state.reason
+    return body
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    """Ready to serve: the database answers and every migration is applied (503 otherwise).
+    """Ready to serve (200) or not (503), with each check and its reason as JSON.
 
-    Runs outside the request transaction (see ``TenantMiddleware``) so that an
-    unreachable database is reported here as 503 JSON rather than as an error page.
+    Decide readiness: the database answers, every migration is applied, the default storage
+    can write, read and delete an object. Reported without failing readiness (taking web
+    processes out of the load balancer would not fix them): the worker's heartbeat age and
+    the clock check's state — when either is not ``ok`` its name is listed in ``warnings``. Runs outside the request
+    transaction (see ``TenantMiddleware``) so that an unreachable database is reported here
+    as 503 JSON rather than as an error page. Only states and exception class names are
+    shown, never connection strings or secrets.
     """
+    from django.utils import timezone
+
     checks: dict[str, dict] = {}
     ok = True
     try:
@@ -65,7 +119,25 @@ def readyz(request):
             checks["migrations"] = {"status": "error", "error": exc.__class__.__name__}
     else:
         checks["migrations"] = {"status": "unknown"}
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    checks["storage"] = _storage_check()
+    ok = ok and checks["storage"]["status"] == "ok"
+    warnings: list[str] = []
+    if checks["migrations"]["status"] == "ok":
+        now = timezone.now()
+        for name, check in (("worker", _worker_check), ("clock", _clock_check)):
+            try:
+                checks[name] = check(now)
+            except Exception as exc:  # noqa: BLE001
+                checks[name] = {"status": "error", "reason": exc.__class__.__name__}
+            if checks[name]["status"] != "ok":
+                warnings.append(name)
+    else:
+        reason = "database not ready"
+        checks["worker"] = {"status": "unknown", "reason": reason}
+        checks["clock"] = {"status": "unknown", "reason": reason}
+        warnings = ["worker", "clock"]
+    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks, "warnings": warnings},
+                        status=200 if ok else 503)
 
 
 def _wants_json(request) -> bool:
@@ -94,4 +166,18 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return _database_unavailable(request)
     return _error(request, 500, "Internal Server Error", "500.html")
+
+
+def _database_unavailable(request):
+    """The database is unreachable or restarting (tests/faults): 503 with Retry-After. The page is
+    rendered without the request's context processors, which may need the database."""
+    if _wants_json(request):
+        response = JsonResponse({"type": "about:blank", "title": "Service Unavailable", "status": 503},
+                                status=503, content_type="application/problem+json")
+    else:
+        response = HttpResponse(loader.get_template("500.html").render(), status=503)
+    response["Retry-After"] = "5"
+    return response

@@ -236,6 +236,7 @@ def certificate_facts(termination: Termination, tenant: Tenant, issued_at: datet
         "sessions_deleted": int(progress.get("sessions", 0)),
         "files_removed": int(progress.get("files_total", 0)),
         "backups_removed": int(progress.get("backups", 0)),
+        "provider_records_anonymised": {k: int(v) for k, v in sorted((progress.get("scrubbed") or {}).items())},
         "data_keys_destroyed": list(progress.get("keys") or []),
         "issued_at": format_time(issued_at),
         "provider": {"name": _provider_name()},

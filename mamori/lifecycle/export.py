@@ -406,20 +406,17 @@ def build_export(export_id: int, tenant, *, batch: int | None = None) -> None:
     batch = batch or BATCH
     started = timezone.now()
     tables = walk.exportable_tables()
-    with tenant_context(tenant):
-        totals = {t.label: t.rows(tenant.pk).count() for t in tables}
-    rows_total = sum(totals.values())
-    state = {"rows": 0, "files": 0, "at": 0.0}
+    state = {"rows": 0, "files": 0, "at": 0.0, "total": 0}
 
     def progress(force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - state["at"] < 0.5:
             return
         state["at"] = now
-        percent = 1 + state["rows"] * 89 // max(rows_total, 1)
+        percent = 1 + state["rows"] * 89 // max(state["total"], 1)
         with tenant_context(tenant):
             TenantExport.objects.filter(pk=export_id).update(
-                progress=min(percent, 98), rows_done=state["rows"], rows_total=rows_total,
+                progress=min(percent, 98), rows_done=state["rows"], rows_total=state["total"],
                 file_count=state["files"])
 
     def on_rows(n: int) -> None:
@@ -430,10 +427,13 @@ def build_export(export_id: int, tenant, *, batch: int | None = None) -> None:
         state["files"] += 1
         progress()
 
-    progress(force=True)
-    workdir = Path(tempfile.mkdtemp(prefix="mamori-export-", dir=_work_root()))
+    workdir: Path | None = None
     stored: str | None = None
-    try:
+    try:  # everything after the claim: any failure marks the export failed, never leaves it "running"
+        with tenant_context(tenant):
+            state["total"] = sum(t.rows(tenant.pk).count() for t in tables)
+        progress(force=True)
+        workdir = Path(tempfile.mkdtemp(prefix="mamori-export-", dir=_work_root()))
         zip_path = workdir / "export.zip"
         entries: dict[str, dict] = {}
         manifest_tables: dict[str, dict] = {}
@@ -486,7 +486,8 @@ def build_export(export_id: int, tenant, *, batch: int | None = None) -> None:
             finish_tenant_export(export_id=export_id, ok=False, error=describe_failure(exc),
                                  rows_done=state["rows"])
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _remove_quietly(name: str) -> None:

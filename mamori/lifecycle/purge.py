@@ -11,7 +11,9 @@ job, ``mamori termination purge SLUG`` or the worker), and never counts a row tw
    transaction inside ``tenant_context``. The tenant's audit log is sealed first with a
    signed digest at its head, and deleted through ``mamori.audit.purge.allow_purge`` (the
    only way past the append-only trigger on PostgreSQL). ``lifecycle.TenantDataKey`` is
-   left for step 5;
+   left for step 5. Provider tables that keep a tenant's people's addresses beside its id
+   (notice and incident deliveries) are anonymised, not deleted
+   (``walk.register_provider_scrub``);
 3. ``files``     — every file under ``tenant_storage_prefix`` in the default storage;
 4. ``backups``   — every per-tenant backup (``mamori.lifecycle.tenant_backup``);
 5. ``keys``      — the tenant's data keys are destroyed (``destroy_tenant_keys``): their
@@ -36,7 +38,7 @@ from django.db import transaction
 from mamori.audit.events import Actor
 from mamori.lifecycle import actions_termination as acts
 from mamori.lifecycle.models import DeletionCertificate, TenantDataKey, Termination
-from mamori.lifecycle.walk import DataTable, data_tables, tenant_storage_prefix
+from mamori.lifecycle.walk import DataTable, data_tables, provider_scrubs, tenant_storage_prefix
 from mamori.tenancy.context import tenant_context
 from mamori.tenancy.models import Tenant
 
@@ -174,7 +176,25 @@ def _purge_tables(termination: Termination, tenant: Tenant, size: int,
             if deleted == 0:
                 break
         emptied.add(table.label)
+    _scrub_provider_records(termination, tenant)
     _advance(termination.pk, "files")
+
+
+def _scrub_provider_records(termination: Termination, tenant: Tenant) -> None:
+    """Replace the tenant's people's addresses kept in provider tables (notice and incident
+    deliveries…; ``walk.register_provider_scrub``). Idempotent; counts kept for the certificate."""
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        for item in provider_scrubs():
+            counts[item.name] = int(item.scrub(tenant.pk))
+
+        def update(progress: dict) -> None:
+            done = dict(progress.get("scrubbed") or {})
+            for name, rows in counts.items():
+                done[name] = done.get(name, 0) + rows
+            progress["scrubbed"] = done
+
+        _save_progress(termination.pk, update)
 
 
 # --- 3. files --------------------------------------------------------------------------------

@@ -198,3 +198,29 @@ def register_file_source(source: FileSource) -> None:
 
 def file_sources() -> list[FileSource]:
     return list(_FILE_SOURCES.values())
+
+
+# --- provider records that name a tenant's people ----------------------------------------------
+
+@dataclass(frozen=True)
+class ProviderScrub:
+    """A provider table that keeps a tenant id beside personal data (for example the address
+    a maintenance notice was mailed to). The purge cannot delete such rows — they are the
+    provider's record of having told the tenant — but it must not keep the people's
+    addresses either: ``scrub(tenant_id)`` replaces them and returns the rows it changed.
+    It must be idempotent (a resumed purge calls it again)."""
+
+    name: str
+    scrub: Callable[[int], int]
+
+
+_PROVIDER_SCRUBS: dict[str, ProviderScrub] = {}
+
+
+def register_provider_scrub(scrub: ProviderScrub) -> None:
+    """Called from an app's ``ready()``; registering the same name again replaces it."""
+    _PROVIDER_SCRUBS[scrub.name] = scrub
+
+
+def provider_scrubs() -> list[ProviderScrub]:
+    return list(_PROVIDER_SCRUBS.values())

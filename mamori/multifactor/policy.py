@@ -37,4 +37,10 @@ def must_enrol(user, tenant) -> bool:
     """True when the tenant's policy requires MFA of ``user`` and they have none yet."""
     if user is None or not user.is_authenticated:
         return False
+    from mamori.support.accounts import is_support_user
+
+    if is_support_user(user):
+        # A support session is entered through the provider console, whose staff sign-in
+        # already asked for a second factor; the support user itself never signs in.
+        return False
     return mfa_required_for(user, requirement_for_tenant(tenant)) and not has_second_factor(user)

@@ -43,9 +43,9 @@ def create_staff(*, actor: Actor, email: str, password: str, name: str = "",
 _DUMMY = ProviderStaff(password="")
 
 
-@action
-def staff_sign_in(*, email: str, password: str) -> ProviderStaff | None:
-    """Check staff credentials; the same work and answer whether or not the account exists."""
+def check_staff_password(email: str, password: str) -> ProviderStaff | None:
+    """The staff member whose password this is, else None after recording the failure; the same
+    work (one hash) and answer whether or not the account exists. Call inside an action."""
     email = (email or "").strip().lower()
     staff = ProviderStaff.objects.filter(email=email, is_active=True).first()
     if staff is None:
@@ -54,6 +54,15 @@ def staff_sign_in(*, email: str, password: str) -> ProviderStaff | None:
         return None
     if not staff.check_password(password):
         record_provider_event("provider.login_failed", actor=Actor.anonymous(email[:254]), target=staff)
+        return None
+    return staff
+
+
+@action
+def staff_sign_in(*, email: str, password: str) -> ProviderStaff | None:
+    """Check staff credentials; the same work and answer whether or not the account exists."""
+    staff = check_staff_password(email, password)
+    if staff is None:
         return None
     staff.last_login = timezone.now()
     staff.save(update_fields=["last_login"])

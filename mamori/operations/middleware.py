@@ -1,8 +1,51 @@
-"""Attach the signed-in provider staff member (if any) to provider requests."""
+"""Attach the signed-in provider staff member (if any) to provider requests.
+
+A staff session is signed in only after every required step: the password and, when
+``MAMORI_PROVIDER_MFA`` is on (the default), a TOTP code (``mamori.operations.mfa``).
+Between the two steps the session holds only a short-lived "pending" entry, which no
+provider page accepts. A session signed in without the second factor (MFA was off then)
+is not accepted once MFA is on.
+"""
 
 from __future__ import annotations
 
+import time
+
 PROVIDER_SESSION_KEY = "_mamori_provider_staff_id"
+PROVIDER_MFA_KEY = "_mamori_provider_mfa"
+PENDING_KEY = "_mamori_provider_pending"
+TOTP_SETUP_KEY = "_mamori_provider_totp_setup"  # noqa: S105 (a session key name)
+PENDING_SECONDS = 300  # the second step must follow the password within five minutes
+
+
+def start_second_step(request, staff, next_url: str) -> None:
+    request.session.cycle_key()
+    request.session.pop(PROVIDER_SESSION_KEY, None)
+    request.session[PENDING_KEY] = {"id": staff.pk, "at": int(time.time()), "next": next_url}
+
+
+def pending_staff(request):
+    """The staff member who passed the password step in this session (still active and within
+    ``PENDING_SECONDS``), or None."""
+    from mamori.operations.models import ProviderStaff
+
+    pending = request.session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or int(time.time()) - int(pending.get("at", 0)) > PENDING_SECONDS:
+        return None
+    return ProviderStaff.objects.filter(pk=pending.get("id"), is_active=True).first()
+
+
+def pending_next(request) -> str:
+    pending = request.session.get(PENDING_KEY)
+    return pending.get("next", "") if isinstance(pending, dict) else ""
+
+
+def complete_sign_in(request, staff, *, mfa: bool) -> None:
+    request.session.cycle_key()  # a new session id at every sign-in (and after the second step)
+    request.session.pop(PENDING_KEY, None)
+    request.session.pop(TOTP_SETUP_KEY, None)
+    request.session[PROVIDER_SESSION_KEY] = staff.pk
+    request.session[PROVIDER_MFA_KEY] = mfa
 
 
 class ProviderStaffMiddleware:
@@ -14,7 +57,9 @@ class ProviderStaffMiddleware:
         if request.path_info.startswith("/provider/") and getattr(request, "tenant", None) is None:
             staff_id = request.session.get(PROVIDER_SESSION_KEY)
             if staff_id is not None:
+                from mamori.operations import mfa
                 from mamori.operations.models import ProviderStaff
 
-                request.provider_staff = ProviderStaff.objects.filter(pk=staff_id, is_active=True).first()
+                if not mfa.required() or request.session.get(PROVIDER_MFA_KEY):
+                    request.provider_staff = ProviderStaff.objects.filter(pk=staff_id, is_active=True).first()
         return self.get_response(request)

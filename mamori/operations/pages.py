@@ -23,10 +23,20 @@ class ProviderPage:
 
 PROVIDER_PAGES: list[ProviderPage] = [
     ProviderPage("provider:dashboard", _("Tenants"), "tenants"),
-    ProviderPage("provider:log", _("Provider log"), "log"),
-    ProviderPage("provider:outbox", _("Outbox"), "outbox"),
-    ProviderPage("provider:backups", _("Backups"), "backups"),
+    ProviderPage("provider:log", _("Provider log"), "log", ("operator", "security_officer")),
+    ProviderPage("provider:outbox", _("Outbox"), "outbox", ("operator",)),
+    ProviderPage("provider:backups", _("Backups"), "backups", ("operator", "security_officer")),
     ProviderPage("provider:terminations", _("Terminations"), "terminations"),
+    ProviderPage("provider:schedules", _("Schedules"), "schedules", ("operator", "security_officer")),
+    ProviderPage("provider:vulnerabilities", _("Vulnerabilities"), "vulnerabilities",
+                 ("operator", "security_officer")),
+    ProviderPage("provider:monitoring", _("Monitoring"), "monitoring"),
+    ProviderPage("provider:controls", _("Control checks"), "controls", ("operator", "security_officer")),
+    ProviderPage("provider:incidents", _("Incidents"), "incidents"),
+    ProviderPage("provider:incident_deadlines", _("Notification deadlines"), "incident_deadlines"),
+    ProviderPage("provider:security_reports", _("Security reports"), "security_reports", ("security_officer",)),
+    ProviderPage("provider:notices", _("Notices"), "notices"),
+    ProviderPage("provider:support", _("Support access"), "support", ("support", "operator")),
 ]
 
 

@@ -16,6 +16,14 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 
+OPERATOR = "operator"
+SECURITY_OFFICER = "security_officer"
+SUPPORT = "support"
+#: Pages that run the service or show provider-wide logs: not for support staff.
+OPERATIONS_ROLES = (OPERATOR, SECURITY_OFFICER)
+#: Local outbox (it may hold customers' sign-in links): operators only.
+OUTBOX_ROLES = (OPERATOR,)
+
 
 def staff_required(view=None, *, roles: tuple[str, ...] = ()):
     def decorate(func):

@@ -19,10 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mamori.core.context import current_request_context
-from mamori.operations import actions, queries
+from mamori.operations import actions, actions_staff, mfa, queries
 from mamori.operations.forms import StaffSignInForm
-from mamori.operations.middleware import PROVIDER_SESSION_KEY
-from mamori.operations.staff import staff_required
+from mamori.operations.middleware import complete_sign_in, start_second_step
+from mamori.operations.staff import OPERATIONS_ROLES, OUTBOX_ROLES, staff_required
 from mamori.tenancy.actions import list_tenants_across_tenants
 
 # Failed sign-ins allowed before the form refuses to check passwords for a while.
@@ -54,11 +54,16 @@ def sign_in(request):
         if by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP:
             form.add_error(None, _("Too many failed sign-in attempts. Wait a few minutes and try again."))
             status = 429
+        elif mfa.required():
+            staff = actions_staff.staff_password_step(email=email, password=form.cleaned_data["password"])
+            if staff is not None:  # second step: a TOTP code (or enrolment at the first sign-in)
+                start_second_step(request, staff, _safe_next(request, request.POST.get("next")))
+                return redirect("provider:mfa" if staff.mfa_enrolled_at else "provider:mfa_setup")
+            form.add_error(None, _("The e-mail address or the password is not correct."))
         else:
             staff = actions.staff_sign_in(email=email, password=form.cleaned_data["password"])
             if staff is not None:
-                request.session.cycle_key()  # a new session id at every sign-in
-                request.session[PROVIDER_SESSION_KEY] = staff.pk
+                complete_sign_in(request, staff, mfa=False)
                 return redirect(_safe_next(request, request.POST.get("next")))
             # One answer for an unknown address and a wrong password.
             form.add_error(None, _("The e-mail address or the password is not correct."))
@@ -81,12 +86,14 @@ def sign_out(request):
 @staff_required
 def dashboard(request):
     tenants = list(list_tenants_across_tenants())
+    for tenant in tenants:  # counts only, each read in the tenant's own context
+        tenant.usage = queries.tenant_usage(tenant)
     return render(request, "provider/dashboard.html", {"tenants": tenants, "section": "tenants"})
 
 
 @never_cache
 @require_GET
-@staff_required
+@staff_required(roles=OPERATIONS_ROLES)
 def provider_log(request):
     page = queries.provider_events_page(request.GET.get("page"))
     slugs = dict(list_tenants_across_tenants().values_list("pk", "slug"))
@@ -101,7 +108,7 @@ def _outbox_in_use() -> bool:
 
 @never_cache
 @require_GET
-@staff_required
+@staff_required(roles=OUTBOX_ROLES)
 def outbox(request):
     page = queries.outbox_page(request.GET.get("page"))
     return render(request, "provider/outbox.html",
@@ -110,7 +117,7 @@ def outbox(request):
 
 @never_cache
 @require_GET
-@staff_required
+@staff_required(roles=OUTBOX_ROLES)
 def outbox_message(request, message_id: int):
     message = queries.outbox_message(message_id)
     if message is None:

@@ -12,12 +12,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from mamori.lifecycle import backup_queries
-from mamori.operations.staff import staff_required
+from mamori.operations.staff import OPERATIONS_ROLES, staff_required
 
 
 @never_cache
 @require_GET
-@staff_required
+@staff_required(roles=OPERATIONS_ROLES)
 def backups(request):
     return render(request, "provider/backups.html", {
         "status": backup_queries.backup_status(),

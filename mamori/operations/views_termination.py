@@ -22,7 +22,7 @@ from mamori.access.errors import PermissionDenied
 from mamori.lifecycle import actions_termination as acts
 from mamori.lifecycle import termination as term
 from mamori.lifecycle.models import DeletionCertificate
-from mamori.operations.staff import staff_required
+from mamori.operations.staff import OPERATIONS_ROLES, staff_required
 from mamori.tenancy.actions import list_tenants_across_tenants
 
 
@@ -104,7 +104,7 @@ def tenant_termination(request, slug: str):
 
 @never_cache
 @require_GET
-@staff_required
+@staff_required(roles=OPERATIONS_ROLES)
 def certificate_download(request, pk: int):
     cert = DeletionCertificate.objects.filter(pk=pk).first()
     if cert is None:

@@ -106,6 +106,8 @@ class TenantMiddleware:
             if parsed is not None:
                 apply_db_tenant(parsed.tenant_id)
                 token = verify_api_token(parsed)
+                if token is not None and _support_user(token.user):
+                    token = None  # support access is console-only: no API with a support user's token
                 if token is not None and token.tenant.status in Tenant.OPEN_STATUSES:
                     tenant = token.tenant
                     request.tenant = tenant
@@ -140,6 +142,12 @@ class TenantMiddleware:
                 response = self.get_response(request)
                 _rollback_on_error(response)
                 return response
+
+
+def _support_user(user) -> bool:
+    from mamori.support.accounts import is_support_user
+
+    return is_support_user(user)
 
 
 def _unlocked_read(request) -> bool:

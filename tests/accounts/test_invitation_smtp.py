@@ -4,11 +4,7 @@ invitee registers and signs in with it."""
 
 from __future__ import annotations
 
-import email
 import re
-import signal
-import socket
-from email import policy
 
 import pytest
 from django.core.management import call_command
@@ -18,56 +14,21 @@ from mamori.accounts import actions
 from mamori.accounts.models import User
 from mamori.audit.events import Actor
 from mamori.tenancy.context import use_tenant
-
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+from tests.smtp_server import loopback_smtp, signal_handlers_kept
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class Inbox:
-    """aiosmtpd handler: keeps every received message (envelope and parsed)."""
-
-    def __init__(self):
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 — aiosmtpd's hook name
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server(settings):
-    inbox = Inbox()
-    controller = aiosmtpd_controller.Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
-    try:
+    with loopback_smtp(settings) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def keep_signal_handlers():
-    """The worker installs SIGINT/SIGTERM handlers; put pytest's back afterwards."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
+    with signal_handlers_kept():
+        yield
 
 
 def test_invitation_mail_over_smtp_and_registration(make_tenant, user_factory, smtp_server, keep_signal_handlers):

@@ -168,6 +168,15 @@ S = "mamori.siem.actions."
 E = "mamori.evidence.actions."
 R = "mamori.records.actions."
 O = "mamori.operations.actions."  # noqa: E741
+OS = "mamori.operations.actions_staff."
+
+
+def _staff_enrolled(c):
+    from mamori.operations import mfa
+
+    staff, secret = _staff(c), mfa.new_secret()
+    ACTIONS[OS + "enrol_staff_totp"](staff=staff, secret=secret, code=mfa.code_for(secret, mfa.current_step()))
+    return staff
 SC = "mamori.scim.actions."
 
 
@@ -274,6 +283,79 @@ def _prune_tenant_backups(c):
     TenantBackup.objects.filter(pk=old.pk).update(taken_at=timezone.now() - timedelta(days=30))
     c.outside_tenant(lambda: ACTIONS[TB + "prune_tenant_backups"](actor=Actor.system("t"), tenant=c.tenant,
                                                                     keep_days=14))
+
+
+IN = "mamori.incidents.actions."
+IR = "mamori.incidents.actions_reports."
+
+
+def _officer(c):
+    from mamori.operations.actions import create_staff
+    from mamori.operations.models import ProviderStaff
+
+    return ProviderStaff.objects.filter(email="so@provider.example").first() or create_staff(
+        actor=Actor.system("test"), email="so@provider.example", password="a long staff password 1",
+        role="security_officer")
+
+
+def _incident(c):
+    return c.outside_tenant(lambda: ACTIONS[IN + "create_incident"](
+        staff=_officer(c), title_ja="障害", title_en="Outage", severity="high", started_at=timezone.now(),
+        detected_at=timezone.now(), components=["api"], tenant_ids=[c.tenant.pk]))
+
+
+def _notified(c):
+    return c.outside_tenant(lambda: ACTIONS[IN + "notify_affected_tenants"](
+        staff=_officer(c), incident=_incident(c), text_ja="通知", text_en="Notice", enqueue=False))
+
+
+def _security_report(c):
+    return ACTIONS[IR + "submit_security_report"](client_ip="192.0.2.1", subject="s", body="b")
+
+
+NO = "mamori.notices.actions."
+
+
+def _notice_staff(c):
+    from mamori.operations.actions import create_staff
+    from mamori.operations.models import ProviderStaff
+
+    return ProviderStaff.objects.filter(email="notices@provider.example").first() or create_staff(
+        actor=Actor.system("test"), email="notices@provider.example", password="a long staff password 1")
+
+
+def _notice(c, publish=False):
+    from tests.notices.conftest import maintenance
+
+    def make():
+        notice = ACTIONS[NO + "create_notice"](staff=_notice_staff(c), data=maintenance())
+        return ACTIONS[NO + "publish_notice"](staff=_notice_staff(c), notice_id=notice.pk) if publish else notice
+
+    return c.outside_tenant(make)
+
+
+def _notice_reminder(c):
+    notice = _notice(c, publish=True)
+    return c.outside_tenant(lambda: ACTIONS[NO + "send_reminder"](
+        notice_id=notice.pk, now=notice.starts_at - timedelta(hours=23)))
+
+
+SU = "mamori.support.actions."
+
+
+def _support_request(c):
+    return ACTIONS[SU + "create_request"](staff=_staff(c), tenant=c.tenant, reason="Ticket 1", scope="read_only",
+                                          hours=2)
+
+
+def _support_grant(c):
+    return ACTIONS[SU + "approve_request"](actor=c.actor, tenant=c.tenant, grant_id=_support_request(c).pk)
+
+
+def _staff_of(grant):
+    from mamori.operations.models import ProviderStaff
+
+    return ProviderStaff.objects.get(pk=grant.staff_id)
 
 
 CALLS: dict[str, Callable] = {
@@ -387,6 +469,19 @@ CALLS: dict[str, Callable] = {
                                                                  password="a long staff password 1"),
     O + "staff_sign_out": lambda c: ACTIONS[O + "staff_sign_out"](staff=_staff(c)),
     O + "record_outbox_view": lambda c: ACTIONS[O + "record_outbox_view"](staff=_staff(c), message=_outbox(c)),
+    # provider staff MFA, schedules, dependency audits (mamori.operations.actions_staff/_schedules/_security)
+    OS + "staff_password_step": lambda c: ACTIONS[OS + "staff_password_step"](
+        email=_staff(c).email, password="a long staff password 1"),
+    OS + "enrol_staff_totp": lambda c: _staff_enrolled(c),
+    OS + "verify_staff_totp": lambda c: ACTIONS[OS + "verify_staff_totp"](staff=_staff_enrolled(c), code="000000"),
+    OS + "reset_staff_mfa": lambda c: ACTIONS[OS + "reset_staff_mfa"](actor=Actor.system("test"), staff=_staff(c)),
+    OS + "deactivate_staff": lambda c: ACTIONS[OS + "deactivate_staff"](actor=Actor.system("test"), staff=_staff(c)),
+    "mamori.operations.actions_schedules.run_job_now": lambda c: c.outside_tenant(
+        lambda: ACTIONS["mamori.operations.actions_schedules.run_job_now"](actor=Actor.system("test"),
+                                                                            name="audit.daily_digests")),
+    "mamori.operations.actions_security.record_vulnerability_audit": lambda c: c.outside_tenant(
+        lambda: ACTIONS["mamori.operations.actions_security.record_vulnerability_audit"](
+            actor=Actor.system("test"), started_at=timezone.now(), report=None, error="service unreachable")),
     O + "bootstrap_demo": lambda c: c.outside_tenant(lambda: (
         ACTIONS["mamori.tenancy.actions.create_tenant"](actor=Actor.system("test"), slug="demo", name="Demo",
                                                         admin_email="admin@demo.example"),
@@ -485,6 +580,70 @@ CALLS: dict[str, Callable] = {
     TM + "begin_purge": lambda c: c.outside_tenant(lambda: ACTIONS[TM + "begin_purge"](
         actor=Actor.system("test"), termination=_terminated(c), force=True)),
     TM + "finish_purge": _purged,
+    # Monitoring: clock state and probe roll-up (mamori.monitoring.actions)
+    "mamori.monitoring.actions.change_clock_state": lambda c: c.outside_tenant(
+        lambda: ACTIONS["mamori.monitoring.actions.change_clock_state"](
+            state="offset", offset_ms=1500.0, server="ntp.example", reason="|offset| 1500.0 ms > 1000 ms")),
+    "mamori.monitoring.actions.roll_up_probe_results": lambda c: c.outside_tenant(
+        lambda: ACTIONS["mamori.monitoring.actions.roll_up_probe_results"]()),
+    # Incidents and security reports (mamori.incidents)
+    IN + "create_incident": _incident,
+    IN + "update_incident": lambda c: c.outside_tenant(lambda: ACTIONS[IN + "update_incident"](
+        staff=_officer(c), incident=_incident(c), state="identified")),
+    IN + "add_incident_update": lambda c: c.outside_tenant(lambda: ACTIONS[IN + "add_incident_update"](
+        staff=_officer(c), incident=_incident(c), text_ja="公開", text_en="public", public=True)),
+    IN + "notify_affected_tenants": _notified,
+    IN + "record_delivery": lambda c: c.outside_tenant(lambda: ACTIONS[IN + "record_delivery"](
+        delivery=_notified(c).deliveries.filter(channel="email").first(), sent_at=timezone.now())),
+    IN + "flag_deadline": lambda c: c.outside_tenant(lambda: ACTIONS[IN + "flag_deadline"](
+        affected=_incident(c).affected.get(), kind="overdue")),
+    IN + "set_notification_policy": lambda c: c.outside_tenant(lambda: ACTIONS[IN + "set_notification_policy"](
+        staff=_officer(c), tenant=c.tenant, preset="within_24h")),
+    IR + "submit_security_report": lambda c: c.outside_tenant(lambda: _security_report(c)),
+    IR + "triage_security_report": lambda c: c.outside_tenant(lambda: ACTIONS[IR + "triage_security_report"](
+        staff=_officer(c), report=_security_report(c), state="triaged")),
+    # Notices (mamori.notices)
+    NO + "create_notice": _notice,
+    NO + "update_notice": lambda c: c.outside_tenant(lambda: ACTIONS[NO + "update_notice"](
+        staff=_notice_staff(c), notice_id=_notice(c).pk,
+        data=__import__("tests.notices.conftest", fromlist=["maintenance"]).maintenance(title_en="Changed"))),
+    NO + "publish_notice": lambda c: _notice(c, publish=True),
+    NO + "cancel_notice": lambda c: c.outside_tenant(lambda: ACTIONS[NO + "cancel_notice"](
+        staff=_notice_staff(c), notice_id=_notice(c).pk, reason="Postponed")),
+    NO + "send_reminder": _notice_reminder,
+    NO + "retry_failed_deliveries": lambda c: c.outside_tenant(lambda: (
+        __import__("mamori.notices.models", fromlist=["NoticeDelivery"]).NoticeDelivery.objects.create(
+            notice=_notice(c, publish=True), tenant=c.tenant, channel="mail", address="x@acme.example",
+            error="SMTPServerDisconnected"),
+        ACTIONS[NO + "retry_failed_deliveries"](staff=_notice_staff(c), notice_id=__import__(
+            "mamori.notices.models", fromlist=["Notice"]).Notice.objects.latest("pk").pk))[-1]),
+    NO + "dismiss_notice": lambda c: ACTIONS[NO + "dismiss_notice"](actor=c.actor, notice_id=_notice(c, publish=True).pk),
+    NO + "set_notification_email": lambda c: ACTIONS[NO + "set_notification_email"](
+        actor=c.actor, email="it-desk@acme.example"),
+    # Support access (mamori.support.actions)
+    SU + "create_request": _support_request,
+    SU + "cancel_request": lambda c: (lambda g: ACTIONS[SU + "cancel_request"](
+        staff=_staff_of(g), tenant=c.tenant, grant_id=g.pk))(_support_request(c)),
+    SU + "approve_request": _support_grant,
+    SU + "refuse_request": lambda c: ACTIONS[SU + "refuse_request"](
+        actor=c.actor, tenant=c.tenant, grant_id=_support_request(c).pk, note="No"),
+    SU + "shorten_access": lambda c: ACTIONS[SU + "shorten_access"](
+        actor=c.actor, tenant=c.tenant, grant_id=_support_grant(c).pk, hours=1),
+    SU + "revoke_access": lambda c: ACTIONS[SU + "revoke_access"](
+        actor=c.actor, tenant=c.tenant, grant_id=_support_grant(c).pk),
+    SU + "expire_access": lambda c: (lambda g: ACTIONS[SU + "expire_access"](
+        tenant=c.tenant, grant_id=g.pk, now=g.approved_until))(_support_grant(c)),
+    SU + "start_session": lambda c: (lambda g: ACTIONS[SU + "start_session"](
+        staff=_staff_of(g), tenant=c.tenant, grant_id=g.pk))(_support_grant(c)),
+    SU + "end_session": lambda c: ACTIONS[SU + "end_session"](tenant=c.tenant, grant=_support_grant(c), reason="test"),
+    SU + "record_page_view": lambda c: ACTIONS[SU + "record_page_view"](
+        grant=_support_grant(c), method="GET", path="/t/acme/", status=200),
+    # Control checks (mamori.compliance.actions)
+    "mamori.compliance.actions.record_control_run": lambda c: c.outside_tenant(
+        lambda: __import__("mamori.compliance.runner", fromlist=["run_checks"]).run_checks(keys=["6.1.1"])),
+    "mamori.compliance.actions.record_controls_export": lambda c: c.outside_tenant(
+        lambda: ACTIONS["mamori.compliance.actions.record_controls_export"](
+            actor=Actor.system("test"), date_from="2026-01-01", date_to="2026-01-31", files={"a.json": "0" * 64})),
 }
 
 

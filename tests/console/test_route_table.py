@@ -46,7 +46,9 @@ VIEWER_MAY_POST = {"console:token_revoke", "set_language", "account_logout", "ac
                    "account_reset_password", "accounts:welcome", "accounts:set_password",
                    "accounts:invitation", "accounts:change_password", "accounts:end_sessions",
                    # one's own sessions (ending them only reduces access)
-                   "console:my_session_end", "console:my_sessions_end_others"}
+                   "console:my_session_end", "console:my_sessions_end_others",
+                   # hiding a provider notice's banner for oneself (mamori.notices)
+                   "console:notice_dismiss"}
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,13 @@ def acme_objects(tenant, admin, editor, viewer, workspace, label, record, settin
 
     attachment = upload_attachment(actor=Actor.for_user(admin), record_id=record.pk,
                                    file=io.BytesIO(b"%PDF-1.4 route table"), filename="route.pdf", size=20)
+    from mamori.support.actions import create_request
+    from tests.support.conftest import support_staff
+
+    support_request = create_request(staff=support_staff(), tenant=tenant, reason="Route table", scope="read_only",
+                                     hours=1)
     return {
+        "support_request": support_request,
         "attachment": attachment,
         **sessions,
         "scim_token": scim_token,
@@ -178,6 +186,7 @@ def params_for(route: Route, objects: dict, *, as_viewer: bool = False) -> dict:
         "audit": objects["event"], "siem": objects["subscription"], "evidence": objects["export"],
         "token": objects["viewer_token" if as_viewer else "admin_token"], "unit": objects["unit"],
         "security_scim": objects["scim_token"], "data_export": objects["data_export"],
+        "security_support_access": objects["support_request"],
     }
     values = {}
     for param in route.params:

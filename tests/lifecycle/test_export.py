@@ -382,3 +382,20 @@ def test_the_cleanup_is_scheduled_daily():
 
     job = registered_jobs()["lifecycle.tenant_exports.cleanup"]
     assert job.every == timezone.timedelta(days=1) and job.task is delete_expired_tenant_exports_task
+
+
+def test_failure_while_counting_rows_marks_the_export_failed(admin, monkeypatch):
+    """An error before the first table is written (counting the rows, creating the work
+    directory) ends the export as failed instead of leaving it "running" until it goes stale."""
+    make_data(admin)
+    monkeypatch.setattr(ex.walk, "exportable_tables", lambda: [_BrokenTable()])
+    export = run_export(admin)
+    assert export.status == TenantExport.Status.FAILED
+    assert "RuntimeError" in export.error or "catalog unreadable" in export.error
+
+
+class _BrokenTable:
+    label = "records.Record"
+
+    def rows(self, tenant_id):
+        raise RuntimeError("catalog unreadable")

@@ -12,6 +12,7 @@ import importlib.util
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError as DatabaseOperationalError
 
 from mamori.core.management.base import cli_actor, dump_json, invalid
 from mamori.lifecycle import backup as backups
@@ -95,7 +96,7 @@ class Command(BaseCommand):
 
         try:
             backup, row = run_backup(actor=cli_actor(), directory=options["dir"])
-        except OSError as exc:
+        except (OSError, DatabaseOperationalError) as exc:  # e.g. SQLite's "database or disk is full"
             raise failed(f"Backup failed, nothing was kept: {exc}") from None
         m = backup.manifest
         self.stdout.write(self.style.SUCCESS(

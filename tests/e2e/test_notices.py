@@ -1,0 +1,116 @@
+"""Maintenance notices in a real browser (issue 7, item 3): a provider operator announces a
+maintenance window in the provider console; a tenant admin then sees the banner on every
+console page, finds the notice on the notices page, and hides the banner for themself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mamori.access.roles import Role
+from mamori.audit.events import Actor
+from mamori.notices.models import Notice
+from mamori.tenancy.context import use_tenant
+from tests.e2e.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery staple"
+STAFF_PASSWORD = "provider staff passphrase 9"
+
+
+@pytest.fixture
+def setup(settings):
+    settings.MAMORI_PROVIDER_MFA = False  # the staff TOTP step has its own tests (tests/operations)
+    from mamori.accounts.models import User
+    from mamori.operations.actions import create_staff
+    from mamori.tenancy.actions import create_tenant
+
+    with use_tenant(None):
+        staff = create_staff(actor=Actor.system("e2e"), email="ops@provider.example", password=STAFF_PASSWORD)
+        tenant, _admin, _secret = create_tenant(actor=Actor.system("e2e"), slug="notico", name="お知らせ株式会社",
+                                                admin_email="owner@notico.example")
+        other, _admin2, _secret2 = create_tenant(actor=Actor.system("e2e"), slug="otherco", name="Other Co",
+                                                 admin_email="owner@otherco.example")
+    with use_tenant(tenant):
+        admin = User(tenant=tenant, email="admin@notico.example", name="Admin", role=Role.TENANT_ADMIN, language="en")
+        admin.set_password(PASSWORD)
+        admin.save()
+    return staff, tenant, other
+
+
+def test_staff_announces_maintenance_and_the_tenant_admin_sees_the_banner(setup, page, live_server, screenshot):
+    staff, tenant, other = setup
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+
+    # The operator signs in to the provider console and drafts the notice.
+    page.goto(f"{live_server.url}/provider/login/")
+    page.locator("#id_email").fill(staff.email)
+    page.locator("#id_password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/provider/")
+    page.get_by_role("link", name="Notices").first.click()
+    page.get_by_role("link", name="New notice").click()
+    start = timezone.localtime(timezone.now() + timedelta(days=10), timezone=__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    start = start.replace(hour=2, minute=0)
+    page.locator("#id_kind").select_option("maintenance")
+    page.locator("#id_title_ja").fill("データベースの定期メンテナンス")
+    page.locator("#id_title_en").fill("Scheduled database maintenance")
+    page.locator("#id_body_ja").fill("データベースのバージョンを更新します。作業中は閲覧のみ可能です。")
+    page.locator("#id_body_en").fill("We upgrade the database. The console is read-only during the window.")
+    page.locator("#id_starts_at").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.locator("#id_ends_at").fill((start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.locator("#id_impact").select_option("degraded")
+    page.get_by_label("Database").check()
+    page.get_by_label("Web console").check()
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Draft saved.").is_visible()
+    screenshot("notices-provider-draft")
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Published:").is_visible()
+    notice = Notice.objects.get()
+    assert notice.state == "published" and notice.components == ["console", "database"]
+    screenshot("notices-provider-published")
+
+    # The tenant admin signs in: the banner is on the dashboard and on every other page.
+    context = page.context.browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    tenant_page = context.new_page()
+    tenant_page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    base = f"{live_server.url}/t/{tenant.slug}"
+    tenant_page.goto(f"{base}/accounts/login/")
+    tenant_page.locator("#id_login").fill("admin@notico.example")
+    tenant_page.locator("#id_password").fill(PASSWORD)
+    tenant_page.get_by_role("button", name="Sign in").click()
+    tenant_page.wait_for_url(f"{base}/")
+    banner = tenant_page.locator(f"#notice-banner-{notice.pk}")
+    assert banner.is_visible() and "Scheduled database maintenance" in banner.inner_text()
+    assert "02:00" in banner.inner_text()  # the window in the tenant's time zone (Asia/Tokyo)
+    tenant_page.screenshot(path=str(SCREENSHOTS / "notices-tenant-banner.png"), full_page=True)
+    tenant_page.goto(f"{base}/records/")
+    assert tenant_page.locator(f"#notice-banner-{notice.pk}").is_visible()
+    banner = tenant_page.locator(f"#notice-banner-{notice.pk}")
+    banner.get_by_role("link", name="Scheduled database maintenance").click()
+    tenant_page.wait_for_url(f"{base}/notices/*")
+    assert tenant_page.locator(f"#notice-{notice.pk}").is_visible()
+    tenant_page.screenshot(path=str(SCREENSHOTS / "notices-tenant-list.png"), full_page=True)
+
+    # Hiding it: gone from every page for this admin, still on the notices page.
+    tenant_page.goto(f"{base}/records/")
+    tenant_page.locator(f"#notice-banner-{notice.pk}").get_by_role("button").click()
+    tenant_page.wait_for_url(f"{base}/records/")
+    assert tenant_page.locator("#notice-banner").count() == 0
+    tenant_page.goto(f"{base}/")
+    assert tenant_page.locator("#notice-banner").count() == 0
+    # The Organisation page: where notices go, where the data lives.
+    tenant_page.goto(f"{base}/settings/organisation/")
+    assert tenant_page.get_by_role("heading", name="Data location and sub-processors").is_visible()
+    assert "admin@notico.example" in tenant_page.locator("#notice-contacts").inner_text()
+    tenant_page.screenshot(path=str(SCREENSHOTS / "notices-organisation.png"), full_page=True)
+    context.close()
+    assert violations == []
