@@ -116,7 +116,8 @@ def _attempt(item: Control, seconds: float) -> CheckResult:
             raise _Rollback
     except _Rollback:
         pass
-    assert result is not None
+    if result is None:  # unreachable: the block above either raised or set it
+        raise RuntimeError(f"control {item.key} produced no result")
     return result
 
 

@@ -163,7 +163,8 @@ def first_notice_deadline(detected_at: datetime, policy: Policy, calendar: Busin
     if policy.preset == ONE_BUSINESS_DAY:
         day = calendar.next_business_day(calendar.local(detected).date())
         return calendar.end_of_business_day(day)
-    assert policy.hours is not None
+    if policy.hours is None:
+        raise ValueError("a custom notification policy needs its hours")
     if policy.business_hours:
         return calendar.add_business_hours(detected, policy.hours)
     return detected + timedelta(hours=policy.hours)

@@ -212,7 +212,9 @@ PROBES: dict[str, Callable[[], Outcome]] = {
     "mail": probe_mail,
     "worker": probe_worker,
 }
-assert set(PROBES) == set(COMPONENTS), "every status-page component needs a probe"
+if set(PROBES) != set(COMPONENTS):  # checked at import: a component without a probe is a bug
+    raise ImportError("every status-page component needs a probe: "
+                      f"{sorted(set(COMPONENTS) ^ set(PROBES))}")
 
 
 def run_probe(component: str) -> tuple[Outcome, float]:
