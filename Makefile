@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mamori-installed
+# Two pytest-xdist workers by default (CI's 2-CPU machine); `make test PYTEST_ARGS=` runs serially.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint fmt bench clean-venv messages screenshots sso-idp
 
