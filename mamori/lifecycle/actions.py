@@ -75,7 +75,8 @@ def finish_tenant_key_rotation(*, actor: Actor, reencrypted: int = 0) -> TenantD
 
 @action
 def rotate_master_key(*, actor: Actor, new_provider: keys.KeyProvider) -> dict:
-    """Re-wrap every tenant's data keys with a new master key, all or nothing.
+    """Re-wrap every tenant's data keys (and every value registered with
+    ``keys.register_master_rewrap``) with a new master key, all or nothing.
 
     Afterwards the new key must be configured (MAMORI_MASTER_KEY_FILE) before the next start.
     """
@@ -98,10 +99,12 @@ def rotate_master_key(*, actor: Actor, new_provider: keys.KeyProvider) -> dict:
                     wrapped_key=new_provider.wrap(dek, aad=aad), kek_id=new_provider.key_id)
                 rewrapped += 1
             tenants += bool(rows)
+    # Other values wrapped by the master key directly (e.g. provider staff TOTP secrets).
+    others = {name: rewrap(old, new_provider) for name, rewrap in sorted(keys.master_rewrap_hooks().items())}
     kek_id, verifier = keys.marker_for(new_provider)
     MasterKeyMarker.objects.update_or_create(name="master", defaults={"kek_id": kek_id, "verifier": verifier})
     summary = {"old_master_key_id": old.key_id, "new_master_key_id": new_provider.key_id,
-               "tenants": tenants, "data_keys": rewrapped}
+               "tenants": tenants, "data_keys": rewrapped, **others}
     record_provider_event("keys.master_rotated", actor=actor, target=("master_key", new_provider.key_id, ""),
                           after=summary)
     keys.clear_cache()

@@ -35,7 +35,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -115,6 +115,22 @@ class KeyProvider:
 
     def unwrap(self, wrapped: str, *, aad: bytes) -> bytes:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+# Values other than tenant data keys that are wrapped by the master key directly (for example
+# provider staff TOTP secrets, which belong to no tenant). Each app registers a function
+# ``rewrap(old, new) -> int`` that re-wraps its values inside ``rotate_master_key``'s
+# transaction, so a master key rotation leaves nothing behind on the old key.
+_MASTER_REWRAP_HOOKS: dict[str, Callable[[KeyProvider, KeyProvider], int]] = {}
+
+
+def register_master_rewrap(name: str, rewrap: Callable[[KeyProvider, KeyProvider], int]) -> None:
+    """Register ``rewrap(old_provider, new_provider) -> count`` under ``name`` (idempotent)."""
+    _MASTER_REWRAP_HOOKS[name] = rewrap
+
+
+def master_rewrap_hooks() -> dict[str, Callable[[KeyProvider, KeyProvider], int]]:
+    return dict(_MASTER_REWRAP_HOOKS)
 
 
 class LocalKeyProvider(KeyProvider):

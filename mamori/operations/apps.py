@@ -16,6 +16,12 @@ class OperationsConfig(AppConfig):
 
         schedule.connect_result_signals()
 
+        # Staff TOTP secrets are wrapped by the master key: re-wrap them when it rotates.
+        from mamori.lifecycle.keys import register_master_rewrap
+        from mamori.operations.mfa import rewrap_staff_secrets
+
+        register_master_rewrap("staff_totp_secrets", rewrap_staff_secrets)
+
         # Weekly dependency vulnerability audit (12.6.1) at 20:00 UTC (05:00 in Tokyo).
         from mamori.operations.tasks import vulnerability_audit_task
 

@@ -6,9 +6,9 @@ does not fit; the secret lives on ``ProviderStaff`` instead:
 - generated with ``allauth.mfa.totp.internal.auth.generate_totp_secret`` (160 bits, base32);
 - stored wrapped by the provider's master key (``mamori.lifecycle.keys.get_key_provider()
   .wrap``, AES-256-GCM, associated data binding the staff id: a secret copied to another
-  staff row does not open). ``mamori keys rotate-master`` does not re-wrap these: after a
-  master key rotation run ``mamori staff reset-mfa EMAIL`` for each staff member (they enrol
-  again at their next sign-in);
+  staff row does not open). ``mamori keys rotate-master`` re-wraps them with the new key in
+  the same transaction as the tenants' data keys (``rewrap_staff_secrets``, registered by
+  the app);
 - codes are checked with allauth's ``hotp_value`` over the steps within
   ``MFA_TOTP_TOLERANCE`` of now; the accepted step is stored (``totp_last_step``) and a code
   of that step or an earlier one is refused (no replay, across processes);
@@ -53,6 +53,18 @@ def open_secret(staff) -> str:
     from mamori.lifecycle.keys import get_key_provider
 
     return get_key_provider().unwrap(staff.totp_secret, aad=_aad(staff.pk)).decode("ascii")
+
+
+def rewrap_staff_secrets(old, new) -> int:
+    """Re-wrap every staff TOTP secret from the ``old`` master key provider to ``new``."""
+    from mamori.operations.models import ProviderStaff
+
+    rows = list(ProviderStaff.objects.select_for_update().exclude(totp_secret="")
+                .order_by("pk").values_list("pk", "totp_secret"))
+    for pk, wrapped in rows:
+        secret = old.unwrap(wrapped, aad=_aad(pk))
+        ProviderStaff.objects.filter(pk=pk).update(totp_secret=new.wrap(secret, aad=_aad(pk)))
+    return len(rows)
 
 
 def _period() -> int:

@@ -182,3 +182,25 @@ def test_destroy_makes_data_unrecoverable(tenant, other_tenant):
     assert event.tenant_ref == tenant.pk
     with use_tenant(None):
         assert decrypt_for_tenant(other_tenant.pk, token_b, purpose="t.p") == b"kept"
+
+
+def test_rotate_master_rewraps_staff_totp_secrets(tenant):
+    """Staff TOTP secrets are wrapped by the master key itself: a rotation re-wraps them too,
+    so a staff member's authenticator keeps working with the new key (and not with the old)."""
+    from mamori.operations import mfa
+    from mamori.operations.actions import create_staff
+    from mamori.operations.models import ProviderStaff
+
+    with use_tenant(None):
+        staff = create_staff(actor=SYSTEM, email="ops@provider.example",
+                             password="provider staff passphrase 9", role="operator")
+        secret = mfa.new_secret()
+        ProviderStaff.objects.filter(pk=staff.pk).update(totp_secret=mfa.seal_secret(staff.pk, secret))
+        new = keys.LocalKeyProvider(os.urandom(32), "new")
+        summary = rotate_master_key(actor=SYSTEM, new_provider=new)
+    assert summary["staff_totp_secrets"] == 1
+    staff.refresh_from_db()
+    with keys.use_key_provider(new):
+        assert mfa.open_secret(staff) == secret
+    with pytest.raises(Exception):  # noqa: B017 - the old key no longer opens it (InvalidTag or MasterKeyError)
+        mfa.open_secret(staff)
