@@ -16,6 +16,7 @@ from mamori.access.errors import NotFound
 from mamori.accounts import actions
 from mamori.accounts.forms import ChangePasswordForm, InvitationForm, NewPasswordForm
 from mamori.audit.events import Actor
+from mamori.core.forms import error_messages
 
 
 @never_cache
@@ -45,8 +46,7 @@ def set_password_view(request):
             actions.set_password(actor=Actor.for_user(request.user), user=request.user,
                                  password=form.cleaned_data["password1"])
         except ValidationError as exc:
-            for message in exc.message_dict.get("password", []):
-                form.add_error("password1", message)
+            _form_errors(form, exc, {"password": "password1"})
         else:
             update_session_auth_hash(request, request.user)
             messages.success(request, _("Your password has been set."))
@@ -56,7 +56,7 @@ def set_password_view(request):
 
 def _form_errors(form, exc: ValidationError, fields: dict[str, str]) -> None:
     """An action's field errors onto the form (``fields`` maps action field → form field)."""
-    for field, messages_ in exc.message_dict.items():
+    for field, messages_ in error_messages(exc).items():
         for message in messages_:
             form.add_error(fields.get(field), message)
 

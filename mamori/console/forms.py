@@ -6,22 +6,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from mamori.core.forms import apply_validation_error  # noqa: F401 - re-exported for the console views
 from mamori.records.models import Classification
 
 MAX_PROPERTY_LINES = 200
-
-
-def apply_validation_error(form: forms.Form, exc: ValidationError) -> None:
-    """Put an action's ValidationError on the form: known fields get their messages,
-    anything else becomes a form-level error, so the user loses nothing they typed."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            target = field if field in form.fields else None
-            for message in errors:
-                form.add_error(target, message)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
 
 
 def parse_properties(text: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mamori.access.errors import object_id
+from mamori.core.forms import apply_validation_error
 from mamori.incidents import actions as acts
 from mamori.incidents import actions_reports as reports
 from mamori.incidents import policy as pol
@@ -42,12 +43,6 @@ def in_tokyo(view):
             return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def _put_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        for message in errors:
-            form.add_error(field if field in form.fields else None, message)
 
 
 def _incident(pk) -> Incident:
@@ -81,7 +76,7 @@ def incident_create(request):
         try:
             incident = acts.create_incident(staff=request.provider_staff, **form.cleaned_data)
         except ValidationError as exc:
-            _put_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("Incident %(ref)s recorded.") % {"ref": incident.reference})
             return redirect("provider:incident", pk=incident.pk)
@@ -104,7 +99,7 @@ def incident_edit(request, pk):
         try:
             acts.update_incident(staff=request.provider_staff, incident=incident, **form.cleaned_data)
         except ValidationError as exc:
-            _put_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("Incident updated."))
             return redirect("provider:incident", pk=incident.pk)
@@ -142,7 +137,7 @@ def incident_add_update(request, pk):
         try:
             acts.add_incident_update(staff=request.provider_staff, incident=incident, **form.cleaned_data)
         except ValidationError as exc:
-            _put_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("Timeline entry added."))
             return redirect("provider:incident", pk=incident.pk)
@@ -160,7 +155,7 @@ def incident_notify(request, pk):
         try:
             acts.notify_affected_tenants(staff=request.provider_staff, incident=incident, **form.cleaned_data)
         except ValidationError as exc:
-            _put_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("The notice is on the affected tenants' dashboards; the e-mails are being sent."))
             return redirect("provider:incident", pk=incident.pk)
@@ -197,7 +192,7 @@ def policies(request):
                 acts.set_notification_policy(staff=request.provider_staff, tenant=tenant, preset=data["preset"] or None,
                                              hours=data["hours"], business_hours=data["business_hours"])
             except ValidationError as exc:
-                _put_errors(form, exc)
+                apply_validation_error(form, exc)
             else:
                 messages.success(request, _("Notification policy of %(slug)s saved.") % {"slug": tenant.slug})
                 return redirect("provider:incident_policies")
@@ -239,7 +234,7 @@ def report_detail(request, pk):
         try:
             reports.triage_security_report(staff=request.provider_staff, report=report, **form.cleaned_data)
         except ValidationError as exc:
-            _put_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("Report %(ref)s saved.") % {"ref": report.reference})
             return redirect("provider:security_report", pk=report.pk)

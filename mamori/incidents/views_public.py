@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mamori.core import provider_profile as profile
+from mamori.core.forms import apply_validation_error
 from mamori.core.net import client_ip
 from mamori.incidents import actions_reports as reports
 from mamori.incidents.forms import SecurityReportForm
@@ -62,9 +63,7 @@ def security_report(request):
         response["Retry-After"] = "3600"
         return response
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            for message in errors:
-                form.add_error(field if field in form.fields else None, message)
+        apply_validation_error(form, exc)
         return render(request, "incidents/report_form.html", context, status=422)
     request.session[SESSION_REFERENCE] = report.reference
     return redirect("security_report_sent")

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mamori.access.errors import NotFound
-from mamori.console.forms import apply_validation_error
+from mamori.core.forms import apply_validation_error, error_messages
 from mamori.notices import actions, queries
 from mamori.notices.forms import CancelNoticeForm, NoticeForm
 from mamori.notices.models import Notice
@@ -110,7 +110,7 @@ def notice_publish(request, pk: int):
         raise Http404 from None
     except ValidationError as exc:
         errors = [f"{NoticeForm.base_fields[f].label if f in NoticeForm.base_fields else ''}: {m}".lstrip(": ")
-                  for f, ms in exc.message_dict.items() for m in ms]
+                  for f, ms in error_messages(exc).items() for m in ms]
         notice.refresh_from_db()
         return render(request, "notices/provider/detail.html",
                       _detail_context(request, notice, publish_errors=errors), status=422)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 from mamori.access import actions_allowlist
 from mamori.access.allowlist import active_override
 from mamori.access.errors import PermissionDenied
+from mamori.core.forms import apply_validation_error
 from mamori.operations.staff import staff_required
 from mamori.tenancy.actions import list_tenants_across_tenants
 from mamori.tenancy.context import tenant_context
@@ -58,9 +59,7 @@ def ip_allowlist_override(request, slug: str):
         except PermissionDenied:
             form.add_error(None, _("Only operators and security officers may override a tenant's allowlist."))
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for message in errors:
-                    form.add_error(field if field in form.fields else None, message)
+            apply_validation_error(form, exc)
     with tenant_context(tenant):
         override = active_override(tenant.pk)
     return render(request, "provider/ip_override.html", {

@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mamori.access.errors import PermissionDenied
+from mamori.core.forms import apply_validation_error
 from mamori.lifecycle import actions_termination as acts
 from mamori.lifecycle import termination as term
 from mamori.lifecycle.models import DeletionCertificate
@@ -43,12 +44,6 @@ class GraceForm(forms.Form):
     days = forms.IntegerField(label=gettext_lazy("Grace period of this tenant (days)"), min_value=0,
                               max_value=acts.MAX_GRACE_DAYS, required=False,
                               help_text=gettext_lazy("Leave empty for the provider default."))
-
-
-def _put_errors(form: forms.Form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        for message in errors:
-            form.add_error(field if field in form.fields else None, message)
 
 
 @never_cache
@@ -90,7 +85,7 @@ def tenant_termination(request, slug: str):
         except PermissionDenied:
             forms_[do].add_error(None, _("Only operators and security officers may terminate contracts."))
         except ValidationError as exc:
-            _put_errors(forms_[do], exc)
+            apply_validation_error(forms_[do], exc)
     tenant.refresh_from_db()
     open_ = term.open_termination(tenant)
     return render(request, "provider/termination.html", {
