@@ -45,6 +45,31 @@ def update_session_policy(*, actor: Actor, **fields: Any) -> SessionLimits:
 
 
 @action
+def end_all_sessions(*, actor: Actor) -> dict[str, int]:
+    """Sign out every user of the active tenant at once (an admin's answer to a suspected
+    compromise, ASVS 7.4.5): every session stamp rotates, so every console session ends on its
+    next request, and the session rows go. The acting admin's own session ends too; the view
+    keeps it (``update_session_auth_hash``). API and SCIM tokens are not sessions and stay
+    (revoke them on the API tokens page)."""
+    from mamori.accounts.models import User
+    from mamori.accounts.sessions import delete_user_sessions
+
+    if actor.user is None or not can(actor.user, Perm.MANAGE_SECURITY):
+        raise PermissionDenied(Perm.MANAGE_SECURITY, actor=actor)
+    users = list(User.objects.select_for_update().order_by("pk"))
+    sessions = 0
+    for user in users:
+        user.rotate_session_stamp()
+        sessions += delete_user_sessions(user)
+    User.objects.bulk_update(users, ["session_stamp"], batch_size=500)
+    summary = {"users": len(users), "sessions_ended": sessions}
+    tenant = require_tenant()
+    record_event("security.all_sessions_ended", actor=actor, target=("tenancy.tenant", tenant.pk, tenant.slug),
+                 after=summary)
+    return summary
+
+
+@action
 def end_own_session(*, actor: Actor, session_id: int, current_key: str | None = None) -> None:
     """End one of the actor's own sessions (another browser or device). Another user's session,
     or the current one (that is "sign out"), is 404."""

@@ -14,7 +14,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from mamori.access.roles import Perm
-from mamori.accounts.actions_sessions import update_session_policy
+from mamori.accounts.actions_sessions import end_all_sessions, update_session_policy
 from mamori.accounts.sessions import SessionLimits, nist_notes, session_policy_for_tenant
 from mamori.api.auth import actor, require_permission
 from mamori.api.common import CHANGE, RESTRICTED_READ
@@ -60,3 +60,15 @@ def get_session_policy(request):
 def put_session_policy(request, payload: SessionPolicyFields):
     """Replace the session policy. Both fields are required; 422 lists each invalid limit."""
     return _out(update_session_policy(actor=actor(request), **payload.model_dump()))
+
+
+class SessionsEnded(Schema):
+    users: int = Field(description="Users of the tenant whose sessions were ended.")
+    sessions_ended: int = Field(description="Console sessions that were open and are now ended.")
+
+
+@router.post("/sessions/end-all", response={200: SessionsEnded, **CHANGE})
+def end_every_session(request):
+    """Sign out every user of the tenant: every console session ends at its next request
+    (a suspected compromise). API and SCIM tokens are not sessions and stay valid. Tenant admins only."""
+    return end_all_sessions(actor=actor(request))

@@ -140,6 +140,7 @@ register("scim.group_changed", _("SCIM attributes of an organizational unit chan
 register("auth.session_expired", _("Signed out by the session policy (idle or maximum length)"), "signin")
 register("user.session_ended", _("A session was ended"))
 register("security.session_policy_updated", _("Session policy changed"))
+register("security.all_sessions_ended", _("Every user of the tenant signed out"))
 # Tenant data keys and the master key (mamori.lifecycle.keys)
 register("keys.tenant_key_created", _("Tenant data key created"))
 register("keys.tenant_rotation_started", _("Tenant data key rotation started"))

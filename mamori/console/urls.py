@@ -106,6 +106,8 @@ urlpatterns = [
     path("me/sessions/<dbid:session_id>/end/", sessions.my_session_end, name="my_session_end"),
     path("me/sessions/end-others/", sessions.my_sessions_end_others, name="my_sessions_end_others"),
     path("settings/security/sessions/", sessions.security_sessions, name="security_sessions"),
+    path("settings/security/sessions/end-all/", sessions.security_sessions_end_all,
+         name="security_sessions_end_all"),
     # Settings: password policy
     path("settings/security/", security.security_overview, name="security"),
     path("settings/security/mfa/", mfa.security_mfa, name="security_mfa"),

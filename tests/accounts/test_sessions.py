@@ -346,3 +346,62 @@ def test_api_is_for_admins(request, role, api_token):
     api = ApiClient(api_token(request.getfixturevalue(role)))
     assert api.get(API).status_code == 403
     assert api.request("PUT", API, {"idle_timeout_minutes": 5, "absolute_lifetime_hours": 1}).status_code == 403
+
+
+# --- Sign out every user of the tenant (ASVS 7.4.5) --------------------------------------------
+
+END_ALL = "/t/acme/settings/security/sessions/end-all/"
+
+
+def test_end_all_sessions_signs_out_every_user_of_this_tenant_only(tenant, admin, editor, viewer,
+                                                                   other_tenant, outsider):
+    from mamori.accounts.actions_sessions import end_all_sessions
+
+    editor_browser, viewer_browser = _sign_in(editor), _sign_in(viewer)
+    other_session(editor)
+    with use_tenant(other_tenant):
+        kept = other_session(outsider)
+    from mamori.accounts.models import User
+
+    summary = end_all_sessions(actor=Actor.for_user(admin))
+    assert summary["users"] == User.objects.count() >= 3 and summary["sessions_ended"] >= 3
+    assert editor_browser.get(HOME).status_code == 302 and viewer_browser.get(HOME).status_code == 302
+    assert not UserSession.objects.filter(user__in=[editor, viewer]).exists()
+    with use_tenant(other_tenant):
+        assert UserSession.objects.filter(pk=kept.pk).exists()
+    event = AuditEvent.objects.get(action="security.all_sessions_ended")
+    assert event.actor_id == str(admin.pk) and event.after["users"] == summary["users"]
+
+
+def test_end_all_sessions_is_for_security_admins(tenant, editor):
+    from mamori.accounts.actions_sessions import end_all_sessions
+
+    with pytest.raises(PermissionDenied):
+        end_all_sessions(actor=Actor.for_user(editor))
+    assert not AuditEvent.objects.filter(action="security.all_sessions_ended").exists()
+
+
+def test_console_end_all_keeps_the_admins_session_and_needs_reauthentication(tenant, admin, editor,
+                                                                             console_client):
+    victim = _sign_in(editor)
+    stale = console_client(admin, reauthenticated=False)
+    response = stale.post(END_ALL)
+    assert response.status_code == 302 and "reauthenticate" in response["Location"]
+    assert victim.get(HOME).status_code == 200
+    client = console_client(admin)
+    response = client.post(END_ALL, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response["Location"].endswith(PAGE)
+    assert victim.get(HOME).status_code == 302
+    page = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and "全ユーザーをサインアウトしました" in page.content.decode()  # admin reads Japanese
+    assert client.get(END_ALL).status_code == 405
+    assert console_client(editor).post(END_ALL).status_code == 403
+
+
+def test_api_end_all_sessions(tenant, admin, editor, api_token):
+    victim = _sign_in(editor)
+    assert ApiClient(api_token(editor)).request("POST", "/api/v1/security/sessions/end-all", {}).status_code == 403
+    assert victim.get(HOME).status_code == 200
+    response = ApiClient(api_token(admin)).request("POST", "/api/v1/security/sessions/end-all", {})
+    assert response.status_code == 200 and response.json()["sessions_ended"] >= 1
+    assert victim.get(HOME).status_code == 302

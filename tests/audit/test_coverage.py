@@ -402,6 +402,8 @@ CALLS: dict[str, Callable] = {
     # Sessions (mamori.accounts.actions_sessions)
     "mamori.accounts.actions_sessions.update_session_policy": lambda c: ACTIONS[
         "mamori.accounts.actions_sessions.update_session_policy"](actor=c.actor, idle_timeout_minutes=15),
+    "mamori.accounts.actions_sessions.end_all_sessions": lambda c: ACTIONS[
+        "mamori.accounts.actions_sessions.end_all_sessions"](actor=c.actor),
     "mamori.accounts.actions_sessions.end_own_session": lambda c: ACTIONS[
         "mamori.accounts.actions_sessions.end_own_session"](actor=c.actor, session_id=__import__(
             "tests.accounts.test_sessions", fromlist=["other_session"]).other_session(c.actor.user).pk),

@@ -17,7 +17,11 @@ from django.views.decorators.cache import never_cache
 from mamori.access.errors import object_id
 from mamori.access.roles import Perm
 from mamori.accounts import actions
-from mamori.accounts.actions_sessions import end_own_session, update_session_policy
+from mamori.accounts.actions_sessions import (
+    end_all_sessions,
+    end_own_session,
+    update_session_policy,
+)
 from mamori.accounts.sessions import (
     ABSOLUTE_MAX,
     ABSOLUTE_MIN,
@@ -68,6 +72,19 @@ def security_sessions(request):
     return render(request, "console/sessions/policy.html", {
         "form": form, "rows": [(field, notes.get(field.name)) for field in form], "saved": saved,
     })
+
+
+@never_cache
+@console_view(WRITE, perm=Perm.MANAGE_SECURITY, reauth=True)
+def security_sessions_end_all(request):
+    """Sign out every user of the tenant (this admin's session is kept under a new id)."""
+    summary = end_all_sessions(actor=actor(request))
+    request.user.refresh_from_db(fields=["session_stamp"])
+    update_session_auth_hash(request, request.user)
+    track_session(request)
+    messages.success(request, _("Every user was signed out: %(sessions)s sessions ended. Your session continues.")
+                     % {"sessions": summary["sessions_ended"]})
+    return redirect("console:security_sessions")
 
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
