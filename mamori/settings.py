@@ -260,6 +260,15 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("MAMORI_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+if SESSION_COOKIE_SECURE:
+    # "__Host-" names (ASVS 3.3.1): browsers accept such a cookie only when it is Secure, has no
+    # Domain and the path "/", so neither plain HTTP nor a sibling subdomain can plant or
+    # overwrite the session, CSRF or language cookie. Changing the names signs everyone out once.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    LANGUAGE_COOKIE_NAME = "__Host-lang"
+    LANGUAGE_COOKIE_SECURE = True
 SECURE_SSL_REDIRECT = env_bool("MAMORI_SSL_REDIRECT", PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("MAMORI_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION

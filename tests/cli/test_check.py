@@ -93,3 +93,16 @@ def test_deploy_fails_on_warnings_by_default(settings):
     call_command("check", deploy=True, fail_level="ERROR")  # explicit level still honoured
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     call_command("check", deploy=True)
+
+
+def test_production_cookies_carry_the_host_prefix(tmp_path):
+    """ASVS 3.3.1: with secure cookies the session, CSRF and language cookies are "__Host-"
+    cookies (Secure, no Domain, path /); the development profile keeps Django's names."""
+    show = ("from django.conf import settings as s; print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, "
+            "s.LANGUAGE_COOKIE_NAME, s.LANGUAGE_COOKIE_SECURE, s.SESSION_COOKIE_DOMAIN, s.CSRF_COOKIE_PATH)")
+    production = run_mamori("shell", "-c", show, env=_production(
+        tmp_path, MAMORI_SECRET_KEY=GOOD_SECRET, MAMORI_ALLOWED_HOSTS="mamori.example.com"))
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.splitlines()[-1].split() == ["__Host-sessionid", "__Host-csrftoken", "__Host-lang", "True", "None", "/"]
+    development = run_mamori("shell", "-c", show, env=mamori_env(tmp_path / "dev"))
+    assert development.stdout.splitlines()[-1].split()[:3] == ["sessionid", "csrftoken", "django_language"]
