@@ -26,6 +26,7 @@ event ≤ 1.5 × bare.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import itertools
 import json
@@ -334,6 +335,8 @@ def _base_env(data_dir: str, database_url: str | None) -> dict[str, str]:
             "MAMORI_PROFILE": "production",
             "MAMORI_DATA_DIR": data_dir,
             "MAMORI_SECRET_KEY": secrets.token_urlsafe(48),
+            # The production profile refuses to start without a master key (mamori.E121).
+            "MAMORI_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "MAMORI_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             # Plain HTTP on loopback: no TLS redirect, cookies not Secure-only. The rest
             # of the production profile (HSTS, CSP, no debug) stays as deployed.

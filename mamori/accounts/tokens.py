@@ -22,17 +22,23 @@ generate_token = API_TOKENS.generate
 parse_api_token = API_TOKENS.parse
 
 
-def verify_api_token(parsed: ParsedToken) -> ApiToken | None:
+def verify_api_token(parsed: ParsedToken, *, apply_tenant: bool = False) -> ApiToken | None:
     """The usable token row (with user and tenant), or None.
 
-    Called with the token's claimed tenant already applied to the database;
-    the explicit tenant filter keeps the ORM layer equally strict on SQLite.
+    Called with the token's claimed tenant already applied to the database, or with
+    ``apply_tenant=True`` to apply it here, in the same round trip as the lookup (on
+    PostgreSQL the ``set_config`` statement and then the lookup, as two statements of one
+    query string: the lookup still runs as the application role under that tenant's RLS).
+    The explicit tenant filter keeps the ORM layer equally strict on SQLite.
     This runs on every API request, so the one SELECT (token, user, tenant) is
     compiled once per process and its rows become model instances directly:
     building and compiling the equivalent ``select_related`` queryset cost more
-    than the database did (bench/api_bench_findings.md, item 3).
+    than the database did (bench/api_bench_findings.md, item 3). The same SELECT
+    also answers whether the token's user is a support user (``token.support_user``;
+    ``mamori.support.accounts.is_support_user`` as a column, not a second query) and
+    whether the tenant has an active SIEM subscription (``token.siem_subscribed``).
     """
-    row = _fetch_token_row(parsed)
+    row = _fetch_token_row(parsed, apply_tenant=apply_tenant)
     if row is None:
         # Same work as a hit, so timing does not tell whether the key id exists.
         secret_matches(parsed.secret, "0" * 64)
@@ -48,19 +54,34 @@ def verify_api_token(parsed: ParsedToken) -> ApiToken | None:
     return token
 
 
-def _fetch_token_row(parsed: ParsedToken) -> ApiToken | None:
+def _fetch_token_row(parsed: ParsedToken, *, apply_tenant: bool = False) -> ApiToken | None:
     from django.db import connections
 
     using = "default"
     connection = connections[using]
     sql, parts = _token_query(connection)
+    params: list = [parsed.prefix, parsed.tenant_id]
+    rls = apply_tenant and connection.vendor == "postgresql"
+    # Two statements in one string need client-side binding (Django's default for psycopg 3);
+    # with server-side binding the set_config goes first, in its own round trip.
+    together = rls and connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is not True
     with connection.cursor() as cursor:
+        if rls:
+            prefix_sql, prefix_params = _rls_statement(parsed.tenant_id)
+            if together:
+                sql, params = f"{prefix_sql}; {sql}", [*prefix_params, *params]
+            else:
+                cursor.execute(prefix_sql, prefix_params)
         # The key id is unique per tenant: LIMIT 1 needs no ORDER BY.
-        cursor.execute(sql, [parsed.prefix, parsed.tenant_id])
+        cursor.execute(sql, params)
+        if together:
+            cursor.nextset()  # past the set_config row, to the lookup's
         values = cursor.fetchone()
     if values is None:
         return None
     values = list(values)
+    siem_subscribed = bool(values.pop())
+    support_user = bool(values.pop())
     for index, converters in _CONVERTERS[connection.vendor]:
         for converter, expression in converters:
             values[index] = converter(values[index], expression, connection)
@@ -68,7 +89,21 @@ def _fetch_token_row(parsed: ParsedToken) -> ApiToken | None:
     user.tenant = tenant
     token.user = user
     token.tenant = tenant
+    token.support_user = support_user
+    token.siem_subscribed = siem_subscribed
     return token
+
+
+def _rls_statement(tenant_id: int) -> tuple[str, list]:
+    """``mamori.tenancy.context.apply_db_tenant`` as SQL: the tenant for RLS and the
+    application role, ``SET LOCAL`` (``set_config(…, true)``) in the request transaction."""
+    from django.conf import settings
+
+    role = settings.DB_APP_ROLE
+    if role:
+        return "SELECT set_config('mamori.tenant_id', %s, true), set_config('role', %s, true)", [
+            str(tenant_id), role]
+    return "SELECT set_config('mamori.tenant_id', %s, true)", [str(tenant_id)]
 
 
 _QUERIES: dict[str, tuple] = {}
@@ -83,6 +118,8 @@ def _token_query(connection) -> tuple[str, tuple]:
     if cached is not None:
         return cached
     from mamori.accounts.models import User
+    from mamori.siem.models import WebhookSubscription
+    from mamori.support.models import SupportAccessRequest
     from mamori.tenancy.models import Tenant
 
     qn = connection.ops.quote_name
@@ -99,6 +136,19 @@ def _token_query(connection) -> tuple[str, tuple]:
                 converters.append((len(columns), [(c, expression) for c in found]))
             columns.append(f"{alias}.{qn(field.column)}")
         parts.append((model, [f.attname for f in fields], slice(start, len(columns))))
+    # Last column: is the user a support user (some support grant maps to it)? As
+    # ``is_support_user``: scoped to the user's own tenant (and by RLS on PostgreSQL).
+    grant_user = SupportAccessRequest._meta.get_field("support_user").column
+    columns.append(
+        f"EXISTS (SELECT 1 FROM {qn(SupportAccessRequest._meta.db_table)} s"  # noqa: S608
+        f" WHERE s.{qn('tenant_id')} = u.{qn('tenant_id')} AND s.{qn(grant_user)} = u.{qn('id')})"
+    )
+    # And does the tenant have an active SIEM subscription (``mamori.siem.signals``: a write
+    # of this request then needs no query of its own to decide whether to queue deliveries)?
+    columns.append(
+        f"EXISTS (SELECT 1 FROM {qn(WebhookSubscription._meta.db_table)} w"  # noqa: S608
+        f" WHERE w.{qn('tenant_id')} = t.{qn('tenant_id')} AND w.{qn('active')})"
+    )
     # Identifiers only, all from model metadata and quoted; the values are parameters.
     sql = (
         f"SELECT {', '.join(columns)} FROM {qn(ApiToken._meta.db_table)} t"  # noqa: S608

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.db.models import QuerySet
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from mamori.access.errors import NotFound
@@ -59,6 +59,23 @@ def _iso_only(value: Any) -> Any:
 
 # Times are UTC in and out (ISO 8601, ``Z``); a time without offset is read as UTC.
 UtcDateTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_utc)]
+
+# Output times: already datetimes (from the database), so only the conversion to UTC.
+UtcDateTimeOut = Annotated[datetime, AfterValidator(_utc)]
+
+
+class OutSchema(BaseModel):
+    """Base of hot response schemas that handlers fill with plain dicts (or simple objects).
+
+    Like ``ninja.Schema`` (``from_attributes``) and documented identically in OpenAPI, but
+    without ninja's wrap validator, which reads every field of every nested object through
+    ``DjangoGetter``: on a page of 20 records that was most of the response time
+    (bench/results.md, api_bench findings, item 4). Use it only for schemas whose values
+    need no ORM conversion (no related managers, no ``resolve_*`` methods).
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
 
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET, description="Items to skip.")]

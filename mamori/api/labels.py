@@ -18,6 +18,7 @@ from mamori.api.common import (
     READ_ONE,
     Limit,
     Offset,
+    OutSchema,
     Storable,
     checked_id,
     page,
@@ -34,7 +35,7 @@ Colour = Annotated[str, Field(max_length=7, json_schema_extra={"pattern": "^(#[0
                               description="A colour like #1f6feb; empty: the default grey."), Storable]
 
 
-class LabelOut(Schema):
+class LabelOut(OutSchema):
     id: int
     name: str
     colour: str

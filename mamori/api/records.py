@@ -24,8 +24,10 @@ from mamori.api.common import (
     Id,
     Limit,
     Offset,
+    OutSchema,
     Storable,
     UtcDateTime,
+    UtcDateTimeOut,
     checked_id,
     page,
 )
@@ -46,12 +48,12 @@ Properties = Annotated[dict[PropertyName, PropertyValue], Field(max_length=actio
 LabelIds = Annotated[list[Id], Field(max_length=100)]
 
 
-class WorkspaceRef(Schema):
+class WorkspaceRef(OutSchema):
     id: int
     name: str
 
 
-class RecordOut(Schema):
+class RecordOut(OutSchema):
     id: int
     workspace: WorkspaceRef
     title: str
@@ -60,11 +62,11 @@ class RecordOut(Schema):
     classification: ClassificationName
     labels: list[LabelOut]
     created_by_id: int | None
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
+    created_at: UtcDateTimeOut
+    updated_at: UtcDateTimeOut
     review_status: ReviewStatusName
     reviewed_by_id: int | None
-    reviewed_at: UtcDateTime | None
+    reviewed_at: UtcDateTimeOut | None
 
 
 def record_out(record) -> dict:
@@ -92,7 +94,7 @@ def record_out(record) -> dict:
     }
 
 
-class RecordPage(Schema):
+class RecordPage(OutSchema):
     items: list[RecordOut]
     next_offset: int | None
 

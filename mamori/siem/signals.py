@@ -3,16 +3,21 @@
 ``record_event`` sends ``mamori.audit.events.event_recorded`` for each event it inserts.
 
 The first event of a transaction checks, inside that transaction, whether the
-tenant has an active subscription at all. Every saved event registers a cheap
-on-commit callback; the first callback of a commit for a tenant does the work
-(one conditional UPDATE per subscription) only when the tenant has one; the
-others see nothing to do.
-Registering per event keeps this correct when a savepoint with events rolls back.
+tenant has an active subscription at all (one lean SELECT; an API request's token
+lookup has answered it already in the request transaction, see
+``subscription_known``) and registers one on-commit callback for the tenant, which
+does the work (one conditional UPDATE per subscription) only when the tenant has one.
+Later events of the transaction cost a dictionary lookup. The decision is tied to its
+callback: when the savepoint or transaction holding it rolls back, the callback goes
+with it, and the next event decides and registers again (never a stale answer).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 from django.dispatch import receiver
@@ -38,18 +43,72 @@ def queue_on_event(sender, event, **kwargs) -> None:
         return
     connection = transaction.get_connection()
     pending = _pending(connection)
-    if tenant_id not in pending:
-        # Decide once per transaction, inside it (no extra transaction after commit
-        # for the many tenants without a subscription).
+
+    if _decided_in_this_transaction(connection, pending.get(tenant_id)):
+        return  # this transaction's flush for the tenant is registered already
+
+    def flush() -> None:
+        _flush(connection, tenant_id)
+
+    # Decide once per transaction, inside it (no extra transaction after commit
+    # for the many tenants without a subscription); an API request knows already,
+    # unless the event is about subscriptions themselves (one may just have been added).
+    known = _known.get()
+    if known is not None and known[0] == tenant_id and not event.action.startswith("siem."):
+        subscribed = known[1]
+    else:
+        subscribed = _subscribed(connection, tenant_id)
+    # The decision is tied to this event's on-commit callback: if the transaction (or the
+    # savepoint holding that event) rolls back, the callback goes and the next event decides
+    # again instead of reusing a stale answer.
+    pending[tenant_id] = (event.tenant if subscribed else None, flush)
+    transaction.on_commit(flush)
+
+
+def _decided_in_this_transaction(connection, entry) -> bool:
+    return entry is not None and any(item[1] is entry[1] for item in connection.run_on_commit)
+
+
+_SUBSCRIBED_SQL: dict[str, str] = {}
+_known: ContextVar[tuple[int, bool] | None] = ContextVar("mamori_siem_known", default=None)
+
+
+@contextmanager
+def subscription_known(tenant_id: int, subscribed: bool) -> Iterator[None]:
+    """For the block (one request, inside its transaction): whether the tenant has an active
+    subscription was read already, in this transaction (the API's token lookup answers it
+    in the same query), so events need not ask again."""
+    token = _known.set((tenant_id, subscribed))
+    try:
+        yield
+    finally:
+        _known.reset(token)
+
+
+
+def _subscribed(connection, tenant_id: int) -> bool:
+    """Whether the tenant has an active subscription: one lean indexed SELECT, its SQL built
+    once per vendor (an ORM ``exists()`` spent more time compiling than the database did).
+    Explicitly scoped to the tenant, and by RLS on PostgreSQL."""
+    sql = _SUBSCRIBED_SQL.get(connection.vendor)
+    if sql is None:
         from mamori.siem.models import WebhookSubscription
 
-        subscribed = WebhookSubscription.objects_across_tenants.filter(tenant_id=tenant_id, active=True).exists()
-        pending[tenant_id] = event.tenant if subscribed else None
-    transaction.on_commit(lambda: _flush(connection, tenant_id))
+        qn = connection.ops.quote_name
+        meta = WebhookSubscription._meta
+        # Identifiers only, from model metadata and quoted; the tenant id is a parameter.
+        sql = _SUBSCRIBED_SQL[connection.vendor] = (
+            f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(meta.get_field('tenant').column)} = %s"  # noqa: S608
+            f" AND {qn(meta.get_field('active').column)} LIMIT 1"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id])
+        return cursor.fetchone() is not None
 
 
 def _flush(connection, tenant_id: int) -> None:
-    tenant = _pending(connection).pop(tenant_id, None)
+    entry = _pending(connection).pop(tenant_id, None)
+    tenant = entry[0] if entry else None
     if tenant is None:
         return
     from mamori.siem.tasks import queue_delivery
