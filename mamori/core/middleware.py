@@ -53,7 +53,13 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+            policy = settings.CONTENT_SECURITY_POLICY
+            # A page with an SSO sign-in form lets the IdP's origin in (mamori/sso/templatetags/sso.py):
+            # browsers check form-action on the form's redirects too.
+            extra = sorted(getattr(request, "csp_form_action", ()) or ())
+            if extra and "form-action 'self'" in policy:
+                policy = policy.replace("form-action 'self'", "form-action 'self' " + " ".join(extra), 1)
+            response["Content-Security-Policy"] = policy
         if settings.PERMISSIONS_POLICY:
             response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")

@@ -101,12 +101,13 @@ class TenantMiddleware:
         request.api_user = None
         scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
         parsed = parse_api_token(raw.strip()) if scheme.lower() == "bearer" else None
-        with nullcontext() if _unlocked_read(request) else transaction.atomic():
+        unlocked = _unlocked_read(request)
+        with nullcontext() if unlocked else transaction.atomic():
             tenant = None
             if parsed is not None:
-                apply_db_tenant(parsed.tenant_id)
-                token = verify_api_token(parsed)
-                if token is not None and _support_user(token.user):
+                # Applies the claimed tenant to the database in the same round trip as the lookup.
+                token = verify_api_token(parsed, apply_tenant=True)
+                if token is not None and token.support_user:
                     token = None  # support access is console-only: no API with a support user's token
                 if token is not None and token.tenant.status in Tenant.OPEN_STATUSES:
                     tenant = token.tenant
@@ -117,7 +118,7 @@ class TenantMiddleware:
                     apply_db_tenant(None)
             else:
                 apply_db_tenant(None)
-            with bind_tenant(tenant):
+            with bind_tenant(tenant), _siem_known(None if unlocked else request.api_token):
                 response = self.get_response(request)
                 _rollback_on_error(response)
                 return response
@@ -144,17 +145,24 @@ class TenantMiddleware:
                 return response
 
 
-def _support_user(user) -> bool:
-    from mamori.support.accounts import is_support_user
+def _siem_known(token):
+    """Writes of an API request need not ask whether the tenant has a SIEM subscription:
+    the token lookup answered it, in the request transaction (``mamori.siem.signals``)."""
+    if token is None:
+        return nullcontext()
+    from mamori.siem.signals import subscription_known
 
-    return is_support_user(user)
+    return subscription_known(token.tenant_id, token.siem_subscribed)
 
 
 def _unlocked_read(request) -> bool:
     """On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE, so
     writers never deadlock); reads run without the request transaction so they do
-    not queue behind each other. SQLite has no RLS: the ORM binding is its isolation."""
-    return connection.vendor == "sqlite" and request.method in ("GET", "HEAD", "OPTIONS")
+    not queue behind each other. SQLite has no RLS: the ORM binding is its isolation.
+    The OpenID Connect callback is a GET that signs the user in (session, audit events): it
+    runs in the request transaction like a write."""
+    return (connection.vendor == "sqlite" and request.method in ("GET", "HEAD", "OPTIONS")
+            and not request.path_info.endswith("/login/callback/"))
 
 
 def _scope(request, tenant):

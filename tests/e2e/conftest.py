@@ -40,7 +40,7 @@ def page(live_server, monkeypatch):
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
         context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -49,13 +49,38 @@ def page(live_server, monkeypatch):
         browser.close()
 
 
+@pytest.fixture(params=["ja", "en"])
+def lang(request):
+    """The language of a journey: every journey runs in Japanese and in English."""
+    return request.param
+
+
+@pytest.fixture
+def jpage(page, live_server, lang):
+    """The browser page of a journey, in the journey's language (the language cookie)."""
+    page.context.add_cookies([{"name": "django_language", "value": lang, "url": live_server.url}])
+    page.set_default_timeout(60_000)  # the shared test machine can be slow
+    return page
+
+
+# Screenshots of long pages are cut at this height: the docs want the top of a page, and
+# the PNGs stay small.
+MAX_SHOT_HEIGHT = 1600
+
+
+def save_screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    width = page.viewport_size["width"] if page.viewport_size else 1280
+    page.screenshot(path=str(path), full_page=True,
+                    clip={"x": 0, "y": 0, "width": width, "height": max(1, min(height, MAX_SHOT_HEIGHT))})
+    return path
+
+
 @pytest.fixture
 def screenshot(page):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
     def _shot(name: str) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
+        return save_screenshot(page, name)
 
     return _shot

@@ -1,4 +1,4 @@
-"""Record attachments in a real browser (issue 6, item 2): an editor attaches a file on the
+"""Record attachments in a real browser (issue 6, item 2), in Japanese and in English: an editor attaches a file on the
 record's page, sees a refused type as a form error, downloads the file (saved, not shown, with
 the exact Japanese name and bytes) and deletes it."""
 
@@ -9,6 +9,7 @@ import pytest
 from mamori.access.roles import Role
 from mamori.audit.events import Actor
 from mamori.tenancy.context import use_tenant
+from tests.e2e.journeys import check_page, shot_name, tr
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,31 +37,34 @@ def setup(settings, tmp_path):
     return tenant, record
 
 
-def test_editor_attaches_downloads_and_deletes_a_file(setup, page, live_server, tmp_path, screenshot):
-    tenant, record = setup
+def test_editor_attaches_downloads_and_deletes_a_file(setup, jpage, lang, live_server, tmp_path, screenshot):
+    (_tenant, record), page = setup, jpage
     base = f"{live_server.url}/t/fileco"
     page.goto(f"{base}/accounts/login/")
     page.locator("#id_login").fill("editor@fileco.example")
     page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=tr(lang, "Sign in")).click()
     page.wait_for_url(f"{base}/")
 
     page.goto(f"{base}/records/{record.pk}/")
+    check_page(page, lang)
     # A program disguised by its name: refused by its content, shown on the form.
     page.locator("#id_file").set_input_files(files=[{"name": "report.pdf", "mimeType": "application/pdf",
                                                      "buffer": b"MZ\x90\x00" + b"\x00" * 500}])
-    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("button", name=tr(lang, "Upload")).click()
     page.wait_for_load_state()
-    assert "This type of file is not accepted" in page.locator("main").inner_text()
+    refused = tr(lang, "This type of file is not accepted (the type is read from the content, not the name). "
+                       "Accepted types: %(types)s.").split("%(types)s")[0]
+    assert refused in page.locator("main").inner_text()
 
     page.locator("#id_file").set_input_files(files=[{"name": "検査報告書.pdf", "mimeType": "application/pdf",
                                                      "buffer": PDF}])
-    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("button", name=tr(lang, "Upload")).click()
     page.wait_for_load_state()
-    assert page.get_by_text("File attached.").is_visible()
+    assert page.get_by_text(tr(lang, "File attached.")).is_visible()
     link = page.get_by_role("link", name="検査報告書.pdf")
     assert link.is_visible()
-    screenshot("record-attachments")
+    screenshot(shot_name("record-attachments", lang))
 
     with page.expect_download() as info:
         link.click()
@@ -70,8 +74,9 @@ def test_editor_attaches_downloads_and_deletes_a_file(setup, page, live_server, 
     download.save_as(str(saved))
     assert saved.read_bytes() == PDF
 
-    page.get_by_role("link", name="Delete").last.click()
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("link", name=tr(lang, "Delete")).last.click()
+    check_page(page, lang)
+    page.get_by_role("button", name=tr(lang, "Delete")).click()
     page.wait_for_load_state()
-    assert page.get_by_text("Attachment deleted.").is_visible()
-    assert page.get_by_text("No attachments.").is_visible()
+    assert page.get_by_text(tr(lang, "Attachment deleted.")).is_visible()
+    assert page.get_by_text(tr(lang, "No attachments.")).is_visible()

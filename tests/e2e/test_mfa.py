@@ -1,4 +1,4 @@
-"""TOTP in a real browser (issue 4): a policy requires MFA, the user is led to enrolment,
+"""TOTP in a real browser (issue 4), in Japanese and in English: a policy requires MFA, the user is led to enrolment,
 reads the key from the page, enters a code made by pyotp (as an authenticator app does),
 signs out, and signs in again with password + code."""
 
@@ -13,6 +13,7 @@ from mamori.access.roles import Role
 from mamori.audit.events import Actor
 from mamori.audit.models import AuditEvent
 from mamori.tenancy.context import use_tenant
+from tests.e2e.journeys import check_page, heading, shot_name, tr
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,23 +37,24 @@ def setup():
     return tenant
 
 
-def _password(page, base):
+def _password(page, base, lang="en"):
     page.goto(f"{base}/accounts/login/")
     page.locator("#id_login").fill("admin@mfaco.example")
     page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=tr(lang, "Sign in")).click()
 
 
-def test_enrol_totp_sign_out_and_sign_in_with_a_code(setup, page, live_server, screenshot):
-    tenant = setup
+def test_enrol_totp_sign_out_and_sign_in_with_a_code(setup, jpage, lang, live_server, screenshot):
+    tenant, page = setup, jpage
     base = f"{live_server.url}/t/mfaco"
-    _password(page, base)
+    _password(page, base, lang)
     # The policy requires MFA of admins: straight to the two-factor page, nothing else.
     page.wait_for_url(f"{base}/accounts/2fa/")
     page.goto(f"{base}/records/")
     page.wait_for_url(f"{base}/accounts/2fa/")
-    screenshot("mfa-required")
-    page.get_by_role("link", name="Set up an authenticator app").click()
+    check_page(page, lang)
+    screenshot(shot_name("mfa-required", lang))
+    page.get_by_role("link", name=tr(lang, "Set up an authenticator app")).click()
     page.wait_for_load_state()
     # allauth asks for the password again before any MFA change (explicit re-authentication).
     page.wait_for_url(f"{base}/accounts/reauthenticate/**")
@@ -61,34 +63,37 @@ def test_enrol_totp_sign_out_and_sign_in_with_a_code(setup, page, live_server, s
     page.wait_for_url(f"{base}/accounts/2fa/totp/activate/")
     assert page.locator("img.qr").get_attribute("src").startswith("data:image/svg+xml;base64,")
     secret = page.locator("#authenticator_secret").input_value()
-    screenshot("mfa-enrol-totp")
+    check_page(page, lang)
+    screenshot(shot_name("mfa-enrol-totp", lang))
     page.locator("#id_code").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Activate").click()
+    page.get_by_role("button", name=tr(lang, "Activate")).click()
     page.wait_for_load_state()
     assert "/accounts/2fa/" in page.url
     page.goto(f"{base}/")
     assert page.url == f"{base}/"  # enrolled: the console is open again
 
-    page.get_by_role("button", name="Sign out").first.click()
+    page.get_by_role("button", name=tr(lang, "Sign out")).first.click()
     page.wait_for_load_state()
     if "/accounts/logout/" in page.url:
-        page.get_by_role("button", name="Sign out").last.click()
+        page.get_by_role("button", name=tr(lang, "Sign out")).last.click()
         page.wait_for_load_state()
 
-    _password(page, base)
+    _password(page, base, lang)
     page.wait_for_url(f"{base}/accounts/2fa/authenticate/")
+    check_page(page, lang)
     # A wrong code first: refused with a message.
     good_next = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment code's step is used up
     wrong = f"{(int(good_next) + 1) % 1_000_000:06d}"
     page.locator("#id_code").fill(wrong)
-    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("button", name=tr(lang, "Verify")).click()
     page.wait_for_load_state()
     assert page.locator(".error").count() >= 1
-    screenshot("mfa-code-refused")
+    screenshot(shot_name("mfa-code-refused", lang))
     page.locator("#id_code").fill(pyotp.TOTP(secret).at(time.time() + 30))
-    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("button", name=tr(lang, "Verify")).click()
     page.wait_for_url(f"{base}/")
-    screenshot("mfa-signed-in")
+    heading(page, lang, "Dashboard")
+    screenshot(shot_name("mfa-signed-in", lang))
     with use_tenant(tenant):
         actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"mfa.authenticator_added", "auth.mfa_failed", "auth.mfa_succeeded"} <= actions

@@ -1,4 +1,4 @@
-"""Maintenance notices in a real browser (issue 7, item 3): a provider operator announces a
+"""Maintenance notices in a real browser (issue 7, item 3), in Japanese and in English: a provider operator announces a
 maintenance window in the provider console; a tenant admin then sees the banner on every
 console page, finds the notice on the notices page, and hides the banner for themself."""
 
@@ -13,7 +13,8 @@ from mamori.access.roles import Role
 from mamori.audit.events import Actor
 from mamori.notices.models import Notice
 from mamori.tenancy.context import use_tenant
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import save_screenshot
+from tests.e2e.journeys import check_page, heading, new_tab, shot_name, tr
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,8 +42,8 @@ def setup(settings):
     return staff, tenant, other
 
 
-def test_staff_announces_maintenance_and_the_tenant_admin_sees_the_banner(setup, page, live_server, screenshot):
-    staff, tenant, other = setup
+def test_staff_announces_maintenance_and_the_tenant_admin_sees_the_banner(setup, jpage, lang, live_server, screenshot):
+    (staff, tenant, _other), page = setup, jpage
     violations: list[str] = []
     page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
 
@@ -50,10 +51,11 @@ def test_staff_announces_maintenance_and_the_tenant_admin_sees_the_banner(setup,
     page.goto(f"{live_server.url}/provider/login/")
     page.locator("#id_email").fill(staff.email)
     page.locator("#id_password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=tr(lang, "Sign in")).click()
     page.wait_for_url(f"{live_server.url}/provider/")
-    page.get_by_role("link", name="Notices").first.click()
-    page.get_by_role("link", name="New notice").click()
+    page.get_by_role("link", name=tr(lang, "Notices")).first.click()
+    page.get_by_role("link", name=tr(lang, "New notice")).click()
+    heading(page, lang, "New notice")
     start = timezone.localtime(timezone.now() + timedelta(days=10), timezone=__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
     start = start.replace(hour=2, minute=0)
     page.locator("#id_kind").select_option("maintenance")
@@ -64,41 +66,45 @@ def test_staff_announces_maintenance_and_the_tenant_admin_sees_the_banner(setup,
     page.locator("#id_starts_at").fill(start.strftime("%Y-%m-%dT%H:%M"))
     page.locator("#id_ends_at").fill((start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
     page.locator("#id_impact").select_option("degraded")
-    page.get_by_label("Database").check()
-    page.get_by_label("Web console").check()
-    page.get_by_role("button", name="Save draft").click()
+    page.get_by_label(tr(lang, "Database")).check()
+    page.get_by_label(tr(lang, "Web console")).check()
+    page.get_by_role("button", name=tr(lang, "Save draft")).click()
     page.wait_for_load_state()
-    assert page.get_by_text("Draft saved.").is_visible()
-    screenshot("notices-provider-draft")
-    page.get_by_role("button", name="Publish").click()
+    check_page(page, lang)
+    assert page.get_by_text(tr(lang, "Draft saved. Check it, then publish it to send it to the tenants.")).is_visible()
+    screenshot(shot_name("notices-provider-draft", lang))
+    page.get_by_role("button", name=tr(lang, "Publish")).click()
     page.wait_for_load_state()
-    assert page.get_by_text("Published:").is_visible()
+    assert page.get_by_text(tr(lang, "Published: the notice is shown in the tenants' consoles and the mails are "
+                                     "on their way.")).is_visible()
     notice = Notice.objects.get()
     assert notice.state == "published" and notice.components == ["console", "database"]
-    screenshot("notices-provider-published")
+    screenshot(shot_name("notices-provider-published", lang))
 
     # The tenant admin signs in: the banner is on the dashboard and on every other page.
-    context = page.context.browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
-    context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
-    tenant_page = context.new_page()
+    tenant_page = new_tab(page, live_server, lang)
+    context = tenant_page.context
     tenant_page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     base = f"{live_server.url}/t/{tenant.slug}"
     tenant_page.goto(f"{base}/accounts/login/")
     tenant_page.locator("#id_login").fill("admin@notico.example")
     tenant_page.locator("#id_password").fill(PASSWORD)
-    tenant_page.get_by_role("button", name="Sign in").click()
+    tenant_page.get_by_role("button", name=tr(lang, "Sign in")).click()
     tenant_page.wait_for_url(f"{base}/")
+    heading(tenant_page, lang, "Dashboard")
+    title = "データベースの定期メンテナンス" if lang == "ja" else "Scheduled database maintenance"
     banner = tenant_page.locator(f"#notice-banner-{notice.pk}")
-    assert banner.is_visible() and "Scheduled database maintenance" in banner.inner_text()
+    assert banner.is_visible() and title in banner.inner_text()
     assert "02:00" in banner.inner_text()  # the window in the tenant's time zone (Asia/Tokyo)
-    tenant_page.screenshot(path=str(SCREENSHOTS / "notices-tenant-banner.png"), full_page=True)
+    save_screenshot(tenant_page, shot_name("notices-tenant-banner", lang))
     tenant_page.goto(f"{base}/records/")
     assert tenant_page.locator(f"#notice-banner-{notice.pk}").is_visible()
     banner = tenant_page.locator(f"#notice-banner-{notice.pk}")
-    banner.get_by_role("link", name="Scheduled database maintenance").click()
+    banner.get_by_role("link", name=title).click()
     tenant_page.wait_for_url(f"{base}/notices/*")
+    check_page(tenant_page, lang)
     assert tenant_page.locator(f"#notice-{notice.pk}").is_visible()
-    tenant_page.screenshot(path=str(SCREENSHOTS / "notices-tenant-list.png"), full_page=True)
+    save_screenshot(tenant_page, shot_name("notices-tenant-list", lang))
 
     # Hiding it: gone from every page for this admin, still on the notices page.
     tenant_page.goto(f"{base}/records/")
@@ -109,8 +115,9 @@ def test_staff_announces_maintenance_and_the_tenant_admin_sees_the_banner(setup,
     assert tenant_page.locator("#notice-banner").count() == 0
     # The Organisation page: where notices go, where the data lives.
     tenant_page.goto(f"{base}/settings/organisation/")
-    assert tenant_page.get_by_role("heading", name="Data location and sub-processors").is_visible()
+    check_page(tenant_page, lang)
+    assert tenant_page.get_by_role("heading", name=tr(lang, "Data location and sub-processors")).is_visible()
     assert "admin@notico.example" in tenant_page.locator("#notice-contacts").inner_text()
-    tenant_page.screenshot(path=str(SCREENSHOTS / "notices-organisation.png"), full_page=True)
+    save_screenshot(tenant_page, shot_name("notices-organisation", lang))
     context.close()
     assert violations == []
