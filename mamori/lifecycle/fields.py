@@ -13,8 +13,8 @@ filters on plain text cannot work).
 
 Columns that hold tokens made with the function API (``encrypt_for_tenant``) are declared
 with ``register_encrypted_field(model, field, purpose)``; values stored elsewhere (e.g. in a
-JSON column of a third-party table) with ``register_reencrypt_hook``. ``mamori keys
-rotate-tenant`` walks all of them.
+JSON column of a third-party table, or files such as record attachments) with
+``register_reencrypt_hook``. ``mamori keys rotate-tenant`` walks all of them.
 """
 
 from __future__ import annotations
@@ -53,15 +53,37 @@ ReencryptHook = Callable[[int, Callable[[str, str], str]], int]
 _HOOKS: dict[str, ReencryptHook] = {}
 
 
+@dataclass(frozen=True)
+class HookOptions:
+    """How tenant rotation runs a hook and asks what it has left.
+
+    ``remaining(tenant_id, active_version)`` (called inside the tenant's context) counts the
+    values the hook still has on another key version: ``finish_tenant_key_rotation`` refuses
+    while it is not zero. ``own_transactions``: the hook opens its own short transactions
+    (e.g. to stream files between them) and is called outside any tenant context.
+    """
+
+    remaining: Callable[[int, int], int] | None = None
+    own_transactions: bool = False
+
+
+_HOOK_OPTIONS: dict[str, HookOptions] = {}
+
+
 def register_encrypted_field(model, field: str, purpose: str) -> None:
     """Declare that ``model.field`` (a text column) holds ``encrypt_for_tenant`` tokens of ``purpose``."""
     label = model if isinstance(model, str) else model._meta.label
     _COLUMNS[(label, field)] = EncryptedColumn(label, field, purpose)
 
 
-def register_reencrypt_hook(name: str, hook: ReencryptHook) -> None:
-    """Declare a function that re-encrypts tokens kept outside a plain column (run by tenant rotation)."""
+def register_reencrypt_hook(name: str, hook: ReencryptHook, *, remaining: Callable[[int, int], int] | None = None,
+                            own_transactions: bool = False) -> None:
+    """Declare a function that re-encrypts values kept outside a plain column (run by tenant rotation).
+
+    Give ``remaining`` so that finishing a rotation waits for the hook's values too (see ``HookOptions``).
+    """
     _HOOKS[name] = hook
+    _HOOK_OPTIONS[name] = HookOptions(remaining=remaining, own_transactions=own_transactions)
 
 
 def encrypted_columns() -> list[EncryptedColumn]:
@@ -70,6 +92,10 @@ def encrypted_columns() -> list[EncryptedColumn]:
 
 def reencrypt_hooks() -> dict[str, ReencryptHook]:
     return dict(_HOOKS)
+
+
+def reencrypt_hook_options(name: str) -> HookOptions:
+    return _HOOK_OPTIONS.get(name, HookOptions())
 
 
 class _EncryptedAttribute(DeferredAttribute):

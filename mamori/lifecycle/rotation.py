@@ -3,7 +3,8 @@
 Works in batches, one short transaction each, so it can be interrupted at any point and
 run again: a value is either still on the old key (decrypts, re-encrypted next time) or
 already on the new one. Walks every registered column (``mamori.lifecycle.fields``) and
-every registered hook.
+every registered hook (for example the re-encryption of record attachment files, which
+streams each file between short transactions: ``mamori.records.attachments``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from collections.abc import Callable
 
 from mamori.audit.events import Actor
 from mamori.lifecycle import keys
-from mamori.lifecycle.fields import Sealed, encrypted_columns, reencrypt_hooks
+from mamori.lifecycle.fields import (
+    Sealed,
+    encrypted_columns,
+    reencrypt_hook_options,
+    reencrypt_hooks,
+)
 from mamori.lifecycle.models import TenantDataKey
 from mamori.tenancy.context import require_tenant, tenant_context
 from mamori.tenancy.models import Tenant, TenantModel
@@ -34,9 +40,15 @@ def _tenant_columns():
 
 
 def remaining_old_tokens(active_version: int) -> int:
-    """How many values of the active tenant still use another key version than ``active_version``."""
-    require_tenant()
-    return sum(_old_tokens(model, column.field, active_version).count() for column, model in _tenant_columns())
+    """How many values of the active tenant still use another key version than ``active_version``
+    (registered columns, and what every hook that can count reports, e.g. attachment files)."""
+    tenant = require_tenant()
+    left = sum(_old_tokens(model, column.field, active_version).count() for column, model in _tenant_columns())
+    for name in reencrypt_hooks():
+        remaining = reencrypt_hook_options(name).remaining
+        if remaining is not None:
+            left += int(remaining(tenant.pk, active_version) or 0)
+    return left
 
 
 def reencrypt_tenant(tenant: Tenant, *, batch_size: int = BATCH_SIZE,
@@ -64,13 +76,17 @@ def reencrypt_tenant(tenant: Tenant, *, batch_size: int = BATCH_SIZE,
         with tenant_context(tenant):
             active = TenantDataKey.objects.get(state=TenantDataKey.State.ACTIVE)
 
-            def reencrypt(token: str, purpose: str, _active=active) -> str:
-                if keys.token_version(token) == _active.version:
-                    return token
-                plain = keys.decrypt_for_tenant(tenant.pk, token, purpose=purpose)
-                return keys.encrypt_with_row(_active, plain, purpose=purpose)
+        def reencrypt(token: str, purpose: str, _active=active) -> str:
+            if keys.token_version(token) == _active.version:
+                return token
+            plain = keys.decrypt_for_tenant(tenant.pk, token, purpose=purpose)
+            return keys.encrypt_with_row(_active, plain, purpose=purpose)
 
-            count = hook(tenant.pk, reencrypt)
+        if reencrypt_hook_options(name).own_transactions:
+            count = hook(tenant.pk, reencrypt)  # opens its own short tenant transactions
+        else:
+            with tenant_context(tenant):
+                count = hook(tenant.pk, reencrypt)
         total += count or 0
         if progress:
             progress(name, count or 0)

@@ -9,6 +9,7 @@ class RecordsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete
 
+        from mamori.lifecycle.fields import register_reencrypt_hook
         from mamori.lifecycle.walk import FileSource, register_file_source
         from mamori.records import attachments
         from mamori.records.models import Attachment
@@ -20,3 +21,6 @@ class RecordsConfig(AppConfig):
         # The tenant export and the per-tenant backup pick the files up through this source.
         register_file_source(FileSource("records.attachments", attachments.tenant_files,
                                         attachments.restore_file))
+        # Tenant key rotation re-encrypts the files too; finishing waits until none is on an old key.
+        register_reencrypt_hook("records.attachments", attachments.reencrypt_tenant_files,
+                                remaining=attachments.remaining_on_old_keys, own_transactions=True)

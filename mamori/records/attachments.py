@@ -1,8 +1,15 @@
 """Attachment files: streamed encryption with the tenant's data key, type sniffing, safe names.
 
 Storage. Every file lives in Django's default storage (local files, or S3-compatible by
-configuration) at ``tenant_storage_prefix(tenant_id) + "attachments/<uuid>"``, so the purge of
-a tenant removes it with everything else of the tenant.
+configuration) at ``tenant_storage_prefix(tenant_id) + "attachments/<uuid>"`` (``<uuid>.v<N>``
+once a tenant key rotation has re-encrypted it with data key version N), so the purge of a
+tenant removes it with everything else of the tenant.
+
+Key rotation. ``reencrypt_tenant_files`` (a hook of ``mamori keys rotate-tenant``) re-encrypts
+every file still on an older data key: it streams the old file through decryption into a new
+file under a new name, switches the row to the new file in a short transaction, and deletes the
+old file once that commits. An interruption at any point leaves every row pointing at a
+complete file; the next run removes the leftovers of the interrupted one and continues.
 
 Format (``MMRATT01``), constant memory both ways::
 
@@ -98,10 +105,12 @@ def read_full(stream: IO[bytes], size: int) -> bytes:
 class EncryptingReader(io.RawIOBase):
     """A read-only stream of the encrypted form of ``source`` (read in segments, never whole)."""
 
-    def __init__(self, source: IO[bytes], *, tenant_id: int, object_uuid, segment_size: int = SEGMENT_SIZE):
+    def __init__(self, source: IO[bytes], *, tenant_id: int, object_uuid, segment_size: int = SEGMENT_SIZE,
+                 key_version: int | None = None):
         super().__init__()
         salt = os.urandom(32)
-        self.key_version, key = derive_tenant_key(tenant_id, purpose=purpose_for(object_uuid), salt=salt)
+        self.key_version, key = derive_tenant_key(tenant_id, purpose=purpose_for(object_uuid), salt=salt,
+                                                  version=key_version)
         self.header = HEADER.pack(MAGIC, self.key_version, segment_size, salt)
         self._aead = AESGCM(key)
         self._tenant_id, self._uuid, self._segment_size = int(tenant_id), object_uuid, segment_size
@@ -449,3 +458,171 @@ def restore_file(row, stream: IO[bytes]) -> None:
     Attachment._base_manager.filter(pk=row.pk).update(
         storage_name=stored.storage_name, key_version=stored.key_version, size=stored.size)
     row.storage_name, row.key_version, row.size = stored.storage_name, stored.key_version, stored.size
+
+
+# --- tenant key rotation: re-encrypt the files with the active data key ---------------------
+
+REENCRYPT_BATCH = 100
+_STORED_NAME = re.compile(r"^(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+                          r"(?:\.v[1-9][0-9]{0,8})?$")
+
+
+def rotated_storage_name(tenant_id: int, object_uuid, version: int) -> str:
+    """Where the file of an attachment re-encrypted with data key ``version`` is stored."""
+    return f"{storage_name_for(tenant_id, object_uuid)}.v{int(version)}"
+
+
+def remaining_on_old_keys(tenant_id: int, active_version: int) -> int:
+    """Attachments of the tenant whose file is not on ``active_version`` (inside the tenant's context)."""
+    from mamori.records.models import Attachment
+
+    return Attachment._base_manager.filter(tenant_id=tenant_id).exclude(key_version=active_version).count()
+
+
+def _active_version() -> int:
+    from mamori.lifecycle.models import TenantDataKey
+
+    return TenantDataKey.objects.get(state=TenantDataKey.State.ACTIVE).version
+
+
+def _discard_if_unreferenced(tenant, object_uuid, name: str) -> bool:
+    """Delete ``name`` if the tenant's attachment ``object_uuid`` exists and points at another
+    file. The row stays locked meanwhile, so a concurrent switch to ``name`` cannot interleave."""
+    from mamori.records.models import Attachment
+    from mamori.tenancy.context import tenant_context
+
+    with tenant_context(tenant):
+        current = (Attachment._base_manager.select_for_update().filter(tenant_id=tenant.pk, uuid=object_uuid)
+                   .values_list("storage_name", flat=True).first())
+        if current is None or current == name or not default_storage.exists(name):
+            return False
+        default_storage.delete(name)
+    return True
+
+
+def sweep_rotation_leftovers(tenant) -> int:
+    """Remove files an interrupted rotation left behind: a new file whose row was never switched
+    to it, or an old file whose deletion did not happen. Only names of the form ``<uuid>`` or
+    ``<uuid>.v<N>`` whose attachment row exists and points elsewhere are touched (a file being
+    uploaded has no row yet). Returns how many files were removed."""
+    from mamori.records.models import Attachment
+    from mamori.tenancy.context import tenant_context
+
+    prefix = f"{tenant_storage_prefix(tenant.pk)}attachments/"
+    try:
+        _dirs, names = default_storage.listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    by_uuid: dict[uuid_lib.UUID, list[str]] = {}
+    for name in names:
+        match = _STORED_NAME.match(name)
+        if match:
+            by_uuid.setdefault(uuid_lib.UUID(match["uuid"]), []).append(prefix + name)
+    candidates: list[tuple[uuid_lib.UUID, str]] = []
+    uuids = list(by_uuid)
+    for start in range(0, len(uuids), 500):
+        chunk = uuids[start:start + 500]
+        with tenant_context(tenant):
+            current = dict(Attachment._base_manager.filter(tenant_id=tenant.pk, uuid__in=chunk)
+                           .values_list("uuid", "storage_name"))
+        for object_uuid in chunk:
+            if object_uuid in current:
+                candidates += [(object_uuid, n) for n in by_uuid[object_uuid] if n != current[object_uuid]]
+    return sum(_discard_if_unreferenced(tenant, object_uuid, name) for object_uuid, name in candidates)
+
+
+def _write_reencrypted(tenant_id: int, row: dict, target: str, version: int) -> tuple[str, int]:
+    """Stream the old file through decryption into a new file encrypted with ``version``;
+    ``(storage name, plaintext size)``. Constant memory (one segment at a time)."""
+    opened = prepare(tenant_id, row["uuid"], row["storage_name"])
+    plaintext = io.BufferedReader(DecryptingReader(opened), SEGMENT_SIZE)
+    try:
+        reader = EncryptingReader(plaintext, tenant_id=tenant_id, object_uuid=row["uuid"], key_version=version)
+        name = default_storage.save(target, File(io.BufferedReader(reader, SEGMENT_SIZE), name=target))
+    except BaseException as exc:
+        delete_quietly(target)
+        if isinstance(exc, OSError) and isinstance(exc.__cause__, AttachmentUnreadable):
+            raise exc.__cause__ from None
+        raise
+    finally:
+        plaintext.close()
+    return name, reader.plaintext_size
+
+
+def _switch(tenant, row: dict, new_name: str, version: int, plaintext_size: int) -> bool:
+    """Point the row at the new file (short transaction, row locked); the old file is deleted
+    once this commits. False (and the new file removed) if the row changed meanwhile."""
+    from mamori.records.models import Attachment
+    from mamori.tenancy.context import tenant_context
+
+    with tenant_context(tenant):
+        rows = Attachment._base_manager.select_for_update().filter(tenant_id=tenant.pk, pk=row["pk"])
+        current = rows.values_list("storage_name", "key_version").first()
+        try:
+            complete = default_storage.size(new_name) == encrypted_size(plaintext_size)
+        except OSError:
+            complete = False
+        switched = current == (row["storage_name"], row["key_version"]) and complete
+        if switched:
+            rows.update(storage_name=new_name, key_version=version)
+            delete_file_on_commit(tenant.pk, row["storage_name"])
+    if not switched and (current is None or current[0] != new_name):
+        delete_quietly(new_name)
+    return switched
+
+
+def reencrypt_file(tenant, pk: int, version: int) -> bool:
+    """Re-encrypt one attachment's file with data key ``version`` (the active one); True when
+    the row now points at the new file. ``AttachmentUnreadable`` when the old file cannot be
+    decrypted (missing, modified) — nothing is changed then."""
+    from mamori.records.models import Attachment
+    from mamori.tenancy.context import tenant_context
+
+    with tenant_context(tenant):
+        row = (Attachment._base_manager.filter(tenant_id=tenant.pk, pk=pk)
+               .values("pk", "uuid", "storage_name", "key_version", "size").first())
+    if row is None or row["key_version"] == version:
+        return False
+    target = rotated_storage_name(tenant.pk, row["uuid"], version)
+    if default_storage.exists(target):
+        _discard_if_unreferenced(tenant, row["uuid"], target)  # left by an interrupted run
+    new_name, plaintext_size = _write_reencrypted(tenant.pk, row, target, version)
+    if plaintext_size != row["size"]:
+        delete_quietly(new_name)
+        raise AttachmentUnreadable(_("The stored file does not have the recorded size."))
+    return _switch(tenant, row, new_name, version, plaintext_size)
+
+
+def reencrypt_tenant_files(tenant_id: int, _reencrypt=None, *, batch_size: int = REENCRYPT_BATCH) -> int:
+    """Tenant rotation hook: re-encrypt every attachment file of the tenant that is not on the
+    active data key; return how many. Resumable: run it again after any interruption.
+
+    A file that cannot be decrypted is left as it is (logged with the attachment's id, never
+    its name or content); its row keeps the old version, so finishing the rotation is refused
+    until the attachment is deleted."""
+    from mamori.records.models import Attachment
+    from mamori.tenancy.context import tenant_context
+    from mamori.tenancy.models import Tenant
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    removed = sweep_rotation_leftovers(tenant)
+    done = unreadable = 0
+    last_pk = 0
+    while True:
+        with tenant_context(tenant):
+            version = _active_version()
+            pks = list(Attachment._base_manager.filter(tenant_id=tenant.pk, pk__gt=last_pk)
+                       .exclude(key_version=version).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            break
+        for pk in pks:
+            try:
+                done += reencrypt_file(tenant, pk, version)
+            except AttachmentUnreadable:
+                unreadable += 1
+                logger.warning("attachment %s of tenant %s is unreadable; not re-encrypted", pk, tenant.pk)
+        last_pk = pks[-1]
+    removed += sweep_rotation_leftovers(tenant)
+    logger.info("tenant %s: %d attachment files re-encrypted, %d unreadable, %d leftover files removed",
+                tenant.pk, done, unreadable, removed)
+    return done
