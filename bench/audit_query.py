@@ -10,8 +10,16 @@ A worker process starts from a fresh database (SQLite in a new temporary
 again**, then dropped at the end), migrates, creates one tenant and fills its log with
 server-side SQL (a recursive CTE on SQLite, ``INSERT … SELECT generate_series`` on
 PostgreSQL) in steps up to each size. Events are spread uniformly over one year, 1,000
-actors, six actions; they carry sequence numbers but no valid hashes (not needed to query).
-PostgreSQL grows until 10 M events or until the generation budget (default 180 s) is spent.
+actors, six actions; they carry sequence numbers and, on PostgreSQL, hashes of the real
+width (64 hex digits) and before/after values of a realistic size, but **not a valid chain**
+(the hashes are not computed over the events: a query benchmark never verifies). On
+PostgreSQL the table's secondary indexes and unique/foreign-key constraints are dropped
+before each fill and created again from their catalogue definitions afterwards (the same
+indexes the migrations made; one sorted build instead of millions of random inserts).
+PostgreSQL grows until 10 M events or until the generation budget (default 900 s,
+index builds included) is spent. At each PostgreSQL size the result also holds the
+``EXPLAIN (ANALYZE, BUFFERS)`` of the one-actor-30-days query run as ``search_events`` runs it
+(application role, row-level security).
 
 At each size, through ``mamori.audit.queries.search_events`` inside ``tenant_context``
 (so row-level security applies on PostgreSQL), as the tenant admin, first page of 50:
@@ -72,14 +80,16 @@ def _expressions(vendor: str, tenant_id: int) -> dict[str, str]:
             "target_type": "'records.record'",
             "target_id": "(n % 50000)::text",
             "target_label": "'Record ' || (n % 50000)",
-            "before": "NULL",
-            "after": '\'{"title": "x"}\'::jsonb',
+            "before": "CASE WHEN n % 3 = 0 THEN NULL ELSE jsonb_build_object('title', 'Old title ' || n, "
+                      "'classification', 'internal') END",
+            "after": "jsonb_build_object('title', 'New title ' || n, 'classification', 'confidential')",
             "ip": "('10.' || (n % 200) || '.' || ((n / 200) % 250) || '.' || (n % 7))::inet",
-            "user_agent": "'bench'",
-            "request_id": "''",
+            "user_agent": "'Mozilla/5.0 (X11; Linux x86_64) bench'",
+            "request_id": "md5(n::text)",
             "seq": "n",
-            "prev_hash": "''",
-            "hash": "''",
+            # Realistic widths (64 hex digits), not a valid chain: the query benchmark never verifies.
+            "prev_hash": "md5((n - 1)::text) || md5((n - 1)::text)",
+            "hash": "md5(n::text) || md5(n::text)",
         }
     return {
         "tenant_id": str(tenant_id),
@@ -124,6 +134,69 @@ def _fill(connection, model, tenant_id: int, first: int, last: int) -> None:
                 f"INSERT INTO {table} ({cols}) SELECT {values} FROM s",
                 [first, last],
             )
+
+
+def _drop_indexes(connection, table: str) -> list[str]:
+    """PostgreSQL: drop the table's secondary indexes and its unique and foreign-key constraints
+    (not the primary key) before a bulk fill; returns the statements that create them again,
+    taken from the catalogue (``pg_get_indexdef`` / ``pg_get_constraintdef``), so the measured
+    table has exactly the indexes the migrations made. Building an index once over the filled
+    table is many times faster than maintaining it row by row."""
+    restore: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, conname",
+            [table],
+        )
+        constraints = cursor.fetchall()
+        cursor.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
+            [table],
+        )
+        indexes = cursor.fetchall()
+        quoted = connection.ops.quote_name(table)
+        for name, definition in constraints:
+            cursor.execute(f"ALTER TABLE {quoted} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+            restore.append(f"ALTER TABLE {quoted} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
+        for name, definition in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+            restore.insert(0, definition)  # indexes first, then the constraints (unique, then FK)
+    return restore
+
+
+def _restore_indexes(connection, statements: list[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.execute("RESET maintenance_work_mem")
+
+
+def _explain_actor_30d(admin, tenant) -> list[str]:
+    """PostgreSQL: EXPLAIN (ANALYZE, BUFFERS) of the issue's query (one actor, 30 days, first page)
+    exactly as ``search_events`` runs it: inside ``tenant_context``, i.e. as the application role
+    with row-level security."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from mamori.audit.queries import AuditFilters, clean_filters, filtered_events
+    from mamori.tenancy.context import tenant_context
+
+    now = timezone.now()
+    filters = clean_filters(AuditFilters(actor="38", since=now - timedelta(days=30), until=now))
+    with tenant_context(tenant):
+        sql, params = filtered_events(filters)[:51].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user, current_setting('mamori.tenant_id', true)")
+            role, tenant_setting = cursor.fetchone()
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plan = [row[0] for row in cursor.fetchall()]
+    return [f"-- as {role}, mamori.tenant_id = {tenant_setting}"] + plan
 
 
 def _analyze(connection) -> None:
@@ -207,7 +280,9 @@ def _worker(args) -> dict:
     budget = args.pg_budget if postgres else 10_000.0
     generated, gen_seconds = 0, 0.0
     results = []
+    table = AuditEvent._meta.db_table
     for size in sorted(sizes):
+        restore = _drop_indexes(connection, table) if postgres and generated < size else []
         while generated < size and gen_seconds < budget:
             chunk = min(step, size - generated)
             started = time.perf_counter()
@@ -228,6 +303,11 @@ def _worker(args) -> dict:
                 file=sys.stderr,
                 flush=True,
             )
+        started = time.perf_counter()
+        if restore:
+            _restore_indexes(connection, restore)
+        index_s = time.perf_counter() - started
+        gen_seconds += index_s
         if results and results[-1]["events"] == generated + existing:
             break  # the budget ran out before this size: nothing new to measure
         started = time.perf_counter()
@@ -239,8 +319,10 @@ def _worker(args) -> dict:
                 "events": generated + existing,
                 "generation_s": round(gen_seconds, 1),
                 "generated_per_s": round(generated / gen_seconds) if gen_seconds else None,
+                "index_build_s": round(index_s, 1),
                 "analyze_s": round(analyze_s, 1),
                 "queries": measured,
+                **({"explain_actor_30d": _explain_actor_30d(admin, tenant)} if postgres else {}),
             }
         )
         print(
@@ -319,6 +401,20 @@ def _write(kind: str, run: dict) -> None:
     save_markdown_section("audit-query", _md(data))
 
 
+def _redirect(directory: Path) -> None:
+    """--out: results files in ``directory`` (a copy of the committed ones to start from)."""
+    global RESULTS_JSON
+    from bench import report
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in (RESULTS_JSON, report.RESULTS_MD):
+        target = directory / source.name
+        if source.exists() and not target.exists():
+            target.write_bytes(source.read_bytes())
+    RESULTS_JSON = directory / RESULTS_JSON.name
+    report.RESULTS_MD = directory / report.RESULTS_MD.name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -328,14 +424,18 @@ def main(argv: list[str] | None = None) -> int:
         "--pg-sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000]
     )
     parser.add_argument(
-        "--pg-budget", type=float, default=180.0, help="seconds of event generation on PostgreSQL"
+        "--pg-budget", type=float, default=900.0, help="seconds of event generation on PostgreSQL"
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--out", type=Path, help="write results-audit-query.json and results.md into this "
+                        "directory instead of bench/ (exploratory runs)")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(_worker(args)))
         return 0
     sys.path.insert(0, str(ROOT))
+    if args.out:
+        _redirect(args.out)
     from bench.api_bench import _postgres_url
 
     kinds = [args.only] if args.only else ["sqlite"] + (["postgresql"] if _postgres_url() else [])

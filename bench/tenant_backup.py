@@ -9,7 +9,9 @@ For each database a worker process starts from a fresh database (``bench/scratch
 a new temporary ``MAMORI_DATA_DIR``; PostgreSQL: the database named in ``BENCH_DATABASE_URL`` is
 **dropped and created again**), migrates, creates two tenants (the second, with 1,000 records,
 only has to stay untouched), loads ``--records`` records into the first (one workspace, every
-tenth record with a label, so foreign keys must be remapped), and then measures:
+tenth record with a label, so foreign keys must be remapped; one comment per hundred) —
+**seeded with bulk SQL, not through the actions** (``bench.seed.bulk_records``) — and then
+measures:
 
 1. **backup**: ``tenant_backup_jobs.take_backup`` — every table read inside the tenant's
    context, JSON lines, AES-256-GCM chunks with the tenant's data key, stored in the default
@@ -44,34 +46,13 @@ def _reset_hwm() -> int:
     return _hwm_kib()
 
 
-def _load(tenant, n: int) -> None:
-    from mamori.accounts.models import User
-    from mamori.records.models import Label, Record, RecordLabel, Workspace
-    from mamori.tenancy.context import tenant_context
-
-    with tenant_context(tenant):
-        user = User.objects.first()
-        ws = Workspace.objects.create(name="Bench", created_by=user)
-        label = Label.objects.create(name="bench")
-    batch = 20_000
-    done = 0
-    while done < n:
-        size = min(batch, n - done)
-        with tenant_context(tenant):
-            rows = Record.objects.bulk_create([
-                Record(tenant=tenant, workspace=ws, title=f"Record {done + i}", body="検査記録 " * 8,
-                       properties={"line": str((done + i) % 17), "lot": f"L{done + i}"}, created_by=user)
-                for i in range(size)])
-            RecordLabel.objects.bulk_create([RecordLabel(tenant=tenant, record=r, label=label) for r in rows[::10]])
-        done += size
-
-
 def _worker(args) -> dict:
     import django
 
     django.setup()
     from django.core.management import call_command
 
+    from bench.seed import analyze, bulk_records
     from mamori.audit.events import Actor
     from mamori.lifecycle.actions_tenant_backup import restore_tenant_backup
     from mamori.lifecycle.tenant_backup_jobs import take_backup
@@ -84,8 +65,9 @@ def _worker(args) -> dict:
         tenant = create_tenant(actor=actor, slug="bench", name="Bench", admin_email="owner@bench.example")[0]
         other = create_tenant(actor=actor, slug="other", name="Other", admin_email="owner@other.example")[0]
     t0 = time.perf_counter()
-    _load(tenant, args.records)
-    _load(other, 1000)
+    bulk_records(tenant, args.records)
+    bulk_records(other, 1000)
+    analyze()
     load_s = time.perf_counter() - t0
 
     out: dict = {"records": args.records, "load_seconds": round(load_s, 1)}
@@ -113,7 +95,8 @@ def _md(data: dict) -> str:
     lines = [
         "## Per-tenant backup and restore",
         "",
-        "`bench/tenant_backup.py` (issue 6, item 6). One tenant with N records (every tenth with a label) "
+        "`bench/tenant_backup.py` (issue 6, item 6). One tenant with N records (every tenth with a label, "
+        "one comment per hundred; seeded with bulk SQL, not through the actions) "
         "and a second tenant that must stay untouched. Backup: every table of the tenant as JSON lines, "
         "encrypted with the tenant's data key (AES-256-GCM, 1 MiB chunks), into the default storage. "
         "Restore as new: authentication pass over the whole file, then every row with new keys and "

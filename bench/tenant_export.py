@@ -10,8 +10,10 @@ Targets (issue 6): at least 50,000 rows/s and at most 300 MB peak memory.
 For each database a worker process starts from a fresh database (SQLite in a new temporary
 ``MAMORI_DATA_DIR``; PostgreSQL: the database named in ``BENCH_DATABASE_URL`` — only that
 variable, never ``DATABASE_URL`` — is **dropped and created again**), migrates, creates one
-tenant with one workspace and ``--records`` records (title, a body of ~200 characters, JSON
-properties, timestamps; bulk-inserted in batches of 10,000), then runs
+tenant with one workspace and ``--records`` records (title, a body of ~200 characters with a
+formula-looking cell and Japanese text, JSON properties, timestamps; a label on every tenth,
+a comment on every hundredth) — **seeded with bulk SQL, not through the actions**
+(``bench.seed.bulk_records``, chunks of 50,000) — then runs
 ``mamori.lifecycle.export.build_export`` — every table of the tenant to CSV + JSON lines in
 one ZIP with a signed manifest, stored in the default storage — and measures:
 
@@ -57,29 +59,6 @@ def _reset_hwm() -> int:
 # --- worker (runs inside Django) ----------------------------------------------------------------
 
 
-def _load(tenant, admin, n: int, batch: int = 10_000) -> None:
-    import gc
-
-    from mamori.records.models import Record, Workspace
-    from mamori.tenancy.context import tenant_context
-
-    body = ("Quarterly figures, =SUM(A1:A9) and notes — 日本語のメモ. " * 4)[:200]
-    with tenant_context(tenant):
-        workspace = Workspace.objects.create(name="Bench", created_by=admin)
-    done = 0
-    while done < n:
-        size = min(batch, n - done)
-        with tenant_context(tenant):
-            Record.objects.bulk_create([
-                Record(tenant=tenant, workspace=workspace, title=f"Record {done + i}", body=body,
-                       properties={"customer": f"C-{(done + i) % 997}", "amount": str((done + i) % 10_000)},
-                       created_by=admin)
-                for i in range(size)
-            ])
-        done += size
-        gc.collect()
-
-
 def _worker(args) -> dict:
     import django
 
@@ -87,6 +66,7 @@ def _worker(args) -> dict:
     from django.core.files.storage import default_storage
     from django.core.management import call_command
 
+    from bench.seed import analyze, bulk_records
     from mamori.accounts.models import User
     from mamori.audit.events import Actor
     from mamori.lifecycle.actions_export import request_tenant_export
@@ -101,7 +81,8 @@ def _worker(args) -> dict:
                                                admin_email="owner@bench.example")
     n = args.records
     t0 = time.perf_counter()
-    _load(tenant, admin, n)
+    seeded = bulk_records(tenant, n)
+    analyze()
     load_s = time.perf_counter() - t0
 
     with tenant_context(tenant):
@@ -109,9 +90,18 @@ def _worker(args) -> dict:
         export = request_tenant_export(actor=Actor.for_user(admin), enqueue=False)
     rss_before_kib = _rss_kib()
     baseline = _reset_hwm()
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t0, cpu0 = time.perf_counter(), time.process_time()
     build_export(export.pk, tenant)
     export_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     hwm_kib = _hwm_kib()
     with tenant_context(tenant):
         export = TenantExport.objects.get(pk=export.pk)
@@ -124,6 +114,7 @@ def _worker(args) -> dict:
         "records": n,
         "rows": export.rows_done,
         "tables": export.table_count,
+        "seeded": {"labels": seeded["labels"], "comments": seeded["comments"]},
         "load": {"seconds": round(load_s, 1), "per_s": round(n / load_s)},
         "export": {
             "seconds": round(export_s, 1),
@@ -148,7 +139,8 @@ def _md(data: dict) -> str:
         "## Full tenant export",
         "",
         "`bench/tenant_export.py` (issue 6, item 3). One tenant with N records (~200-character body, JSON "
-        "properties); `build_export` writes every table of the tenant as CSV + JSON lines into one ZIP "
+        "properties; a label on every tenth, a comment on every hundredth; seeded with bulk SQL, not through "
+        "the actions); `build_export` writes every table of the tenant as CSV + JSON lines into one ZIP "
         "(keyset batches of 5,000 rows, deflate level 1), signs the manifest and stores the ZIP. "
         f"Targets: ≥ {TARGET_ROWS_PER_S:,} rows/s, ≤ {TARGET_RSS_MB} MB peak memory. Peak RSS: the worker's "
         "VmHWM during the export (reset just before; includes Django and the loaded app, "
@@ -200,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--records", type=int, default=1_000_000, help="records in the tenant (default 1,000,000)")
     parser.add_argument("--databases", default="sqlite", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--profile", default="", help="write a cProfile of build_export to this path (.prof)")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(_worker(args)))
@@ -213,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             print("PostgreSQL skipped: set BENCH_DATABASE_URL", file=sys.stderr)
             continue
         print(f"tenant export benchmark on {kind} ({args.records:,} records)…", file=sys.stderr)
-        run = run_worker(kind, __file__, ["--records", str(args.records)], name="tenant-export")
+        extra = ["--profile", str(Path(args.profile).resolve()) + f".{kind}"] if args.profile else []
+        run = run_worker(kind, __file__, ["--records", str(args.records), *extra], name="tenant-export")
         _write(kind, run)
         print(json.dumps({kind: run}, indent=2), file=sys.stderr)
         e = run["export"]

@@ -7,7 +7,8 @@
 
 For each database a worker process starts from a fresh scratch database (``bench/scratch.py``),
 creates two tenants — "bench" with ``--records`` records (every tenth labelled, one comment per
-hundred) and "other" with 1,000 records — and starts the production web server
+hundred) and "other" with 1,000 records, **seeded with bulk SQL, not through the actions**
+(``bench.seed.bulk_records``: a million records in about a minute) — and starts the production web server
 (``bench/server.py``: gunicorn, 1 worker × 4 threads). A separate client process sends
 sequential ``GET /api/v1/records?limit=20`` requests with an API token of "other":
 
@@ -82,28 +83,6 @@ def _summary(path: Path) -> dict:
 
 # --- worker process ---------------------------------------------------------------------------
 
-def _load(tenant, n: int) -> None:
-    from mamori.accounts.models import User
-    from mamori.records.models import Label, Record, RecordComment, RecordLabel, Workspace
-    from mamori.tenancy.context import tenant_context
-
-    with tenant_context(tenant):
-        user = User.objects.first()
-        ws = Workspace.objects.create(name="Bench", created_by=user)
-        label = Label.objects.create(name="bench")
-    done, batch = 0, 20_000
-    while done < n:
-        size = min(batch, n - done)
-        with tenant_context(tenant):
-            rows = Record.objects.bulk_create([
-                Record(tenant=tenant, workspace=ws, title=f"Record {done + i}", body="検査記録 " * 8,
-                       properties={"line": str((done + i) % 17)}, created_by=user) for i in range(size)])
-            RecordLabel.objects.bulk_create([RecordLabel(tenant=tenant, record=r, label=label) for r in rows[::10]])
-            RecordComment.objects.bulk_create([RecordComment(tenant=tenant, record=r, author=user, body="ok")
-                                               for r in rows[::100]])
-        done += size
-
-
 def _worker(args) -> dict:
     import django
 
@@ -112,6 +91,7 @@ def _worker(args) -> dict:
     from django.core.management import call_command
 
     from bench.api_bench import _server
+    from bench.seed import analyze, bulk_records
     from mamori.access.roles import Role
     from mamori.accounts.actions import create_api_token
     from mamori.accounts.models import User
@@ -131,8 +111,9 @@ def _worker(args) -> dict:
         tenant = create_tenant(actor=actor, slug="bench", name="Bench", admin_email="owner@bench.example")[0]
         other = create_tenant(actor=actor, slug="other", name="Other", admin_email="owner@other.example")[0]
     t0 = time.perf_counter()
-    _load(tenant, args.records)
-    _load(other, 1000)
+    bulk_records(tenant, args.records)
+    bulk_records(other, 1000)
+    analyze()
     out: dict = {"records": args.records, "load_seconds": round(time.perf_counter() - t0, 1)}
     with use_tenant(None), tenant_context(other):
         admin = User.objects.get(role=Role.TENANT_ADMIN)
@@ -179,7 +160,7 @@ def _md(data: dict) -> str:
         "## Tenant purge",
         "",
         "`bench/tenant_purge.py` (issue 6, item 4). One tenant with N records (every tenth labelled, one "
-        "comment per hundred) is terminated and purged: every row of every tenant table in batches "
+        "comment per hundred; seeded with bulk SQL, not through the actions) is terminated and purged: every row of every tenant table in batches "
         "(one transaction each, inside the tenant's context), its files, its backups, then its data "
         "keys, ending with the signed deletion certificate. Meanwhile a client sends sequential "
         "`GET /api/v1/records?limit=20` requests as another tenant to the production server "

@@ -9,8 +9,14 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from mamori.audit.canonical import chain_name
-from mamori.audit.chain import build_payload, materialise, seal_and_insert, seal_payloads
+from mamori.audit.canonical import chain_name, fast_format_time
+from mamori.audit.chain import (
+    build_payload,
+    materialise_many,
+    normalised_json,
+    seal_and_insert,
+    seal_payloads,
+)
 from mamori.audit.models import ActorType, AuditEvent, ProviderEvent
 from mamori.audit.redaction import redact
 from mamori.audit.registry import get_event_type
@@ -101,27 +107,31 @@ def _append(action: str, actor: Actor, items: list[dict[str, Any]]) -> list[Audi
     if not items:
         return []
     chain = chain_name(tenant.pk)
-    common = _common_fields(action, actor)
+    # The fields every event of the call shares (actor, request context) are normalised once:
+    # ``build_payload`` on the shared part, then per event only the target, before/after and time.
+    common = build_payload(chain, timezone.now(), _common_fields(action, actor))
     now = timezone.now
     payloads, times = [], []
     for item in items:
-        fields = dict(common)
+        payload = dict(common)
         target = item.get("target")
         if target is not None:
-            fields.update(_target_fields(target))
+            payload.update(_target_fields(target))
         before, after = item.get("before"), item.get("after")
-        fields["before"] = redact(before) if before is not None else None
-        fields["after"] = redact(after) if after is not None else None
+        if before is not None:
+            payload["before"] = normalised_json(redact(before))
+        if after is not None:
+            payload["after"] = normalised_json(redact(after))
         when = now()
-        payloads.append(build_payload(chain, when, fields))
+        payload["occurred_at"] = fast_format_time(when)
+        payloads.append(payload)
         times.append(when)
     extra = {"tenant_id": tenant.pk}
     ids, hashes = seal_payloads(AuditEvent, chain, payloads, times, [extra] * len(payloads))
-    cached = {"tenant": tenant}
-    events = [materialise(AuditEvent, payload, when, pk, hash_, extra, cached)
-              for payload, when, pk, hash_ in zip(payloads, times, ids, hashes, strict=True)]
+    events = materialise_many(AuditEvent, payloads, times, ids, hashes, extra, {"tenant": tenant})
+    send = event_recorded.send
     for event in events:
-        event_recorded.send(sender=AuditEvent, event=event)
+        send(sender=AuditEvent, event=event)
     return events
 
 

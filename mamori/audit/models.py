@@ -11,7 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from mamori.audit.registry import EVENT_TYPES
-from mamori.tenancy.models import TenantModel
+from mamori.tenancy.models import Tenant, TenantModel
 
 
 class ActorType(models.TextChoices):
@@ -56,7 +56,17 @@ class EventFields(models.Model):
 
 
 class AuditEvent(EventFields, TenantModel):
-    """An event in one tenant's operation log."""
+    """An event in one tenant's operation log.
+
+    Every query of this table is scoped to one tenant (``TenantManager``, row-level security), so
+    its indexes all start with ``tenant``; the single-column indexes ``EventFields`` and
+    ``TenantModel`` declare (tenant, time, action) are left out here: each costs every insert
+    an index entry and no query of this table can use them better than the composite ones.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, editable=False, related_name="+", db_index=False)
+    occurred_at = models.DateTimeField(_("time"))
+    action = models.CharField(_("action"), max_length=80)
 
     class Meta:
         verbose_name = _("audit event")
@@ -68,6 +78,10 @@ class AuditEvent(EventFields, TenantModel):
             # A user's sign-in history, previous and last sign-in (the target of every sign-in
             # event is the user), and the operation log filtered by target.
             models.Index(fields=["tenant", "target_type", "target_id", "-occurred_at"], name="audit_tenant_target"),
+            # One action or a few (equality, IN), newest first; the pattern operator class also
+            # serves action prefixes ("record.") whatever the database collation.
+            models.Index(fields=["tenant", "action", "-occurred_at"], name="audit_tenant_action",
+                         opclasses=["int8_ops", "varchar_pattern_ops", "timestamptz_ops"]),
         ]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "seq"], name="audit_tenant_seq_unique"),

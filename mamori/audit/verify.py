@@ -82,6 +82,22 @@ def _time_text(value) -> str:
     return format_time(value)
 
 
+_SCAN = json.JSONDecoder().scan_once  # what json.loads uses, without its per-call wrapper
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, faster for the compact JSON the database returns: the decoder's scanner
+    straight away, and ``json.loads`` itself (same result or the same error) for anything the
+    scanner does not consume whole (leading or trailing white space, invalid text)."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
+
+
 def stream_prepared(queryset, chain: str) -> Iterator[tuple[dict[str, Any], str]]:
     """Rows of ``queryset`` as ``(payload, stored_hash)`` for ``verify_prepared``.
 
@@ -101,7 +117,7 @@ def stream_prepared(queryset, chain: str) -> Iterator[tuple[dict[str, Any], str]
     sql, params = queryset.annotate(_t=time_column).values_list(*columns).query.sql_with_params()
     pg = connection.vendor == "postgresql"
     keys = _PAYLOAD_KEYS
-    loads = json.loads
+    loads = _loads
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import errno
 import io
 import json
@@ -91,7 +92,8 @@ def test_round_trip_csv_and_jsonl_equal_the_database(admin, outsider, batch):
         lines = parse_jsonl(archive.read(stem + ".jsonl"))
         db = _db_rows(table, admin.tenant)
         if table.label == "audit.AuditEvent":  # the export's own "completed" event came after it
-            assert [row[3] for row in db[len(lines):]] == ["tenant_export.completed"]
+            action = columns.index("action")
+            assert [row[action] for row in db[len(lines):]] == ["tenant_export.completed"]
             db = db[:len(lines)]
         if table.label == "lifecycle.TenantExport":  # exported while it was running
             assert [line["status"] for line in lines] == ["running"] and len(rows) == 2
@@ -109,6 +111,43 @@ def test_round_trip_csv_and_jsonl_equal_the_database(admin, outsider, batch):
     assert total == export.rows_done == manifest["row_count"] > len(NASTY)
     titles = {line["title"] for line in parse_jsonl(archive.read("tables/records.record.jsonl"))}
     assert titles == {text.strip() for text in NASTY}
+
+
+@pytest.mark.parametrize("batch", [2, None])
+def test_files_are_byte_identical_to_csv_writer_and_json_dumps(admin, batch):
+    """The column-wise encoder writes exactly what ``csv.writer`` (default dialect, CRLF) and
+    ``json.dumps`` (compact, not ASCII-escaped) would write for every row."""
+    make_data(admin)
+    with tenant_context(admin.tenant):  # NULLs, JSON scalars and lists, a one-character title
+        from mamori.records.models import Record
+
+        first = Record.objects.order_by("pk").first()
+        Record.objects.filter(pk=first.pk).update(properties=["=1", {"b": 2, "a": None}], created_by=None,
+                                                  title="")
+        Record.objects.exclude(pk=first.pk).filter(pk__lte=first.pk + 2).update(properties="'text")
+    export = run_export(admin, batch=batch)
+    assert export.status == TenantExport.Status.COMPLETED, export.error
+    archive = read_zip(export)
+
+    def cell(value) -> str:
+        if value is None or isinstance(value, bool) or (isinstance(value, int | float)):
+            return "" if value is None else expected_csv(value)
+        return ex.neutralise(expected_csv(value))
+
+    for table in ex.walk.exportable_tables():
+        if table.label in ("audit.AuditEvent", "lifecycle.TenantExport"):
+            continue  # changed by the export itself
+        columns = walk.column_names(walk.exportable_fields(table.model))
+        stem = ex.table_file_stem(table)
+        db = _db_rows(table, admin.tenant)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(columns)
+        writer.writerows([cell(v) for v in values] for values in db)
+        assert archive.read(stem + ".csv") == b"\xef\xbb\xbf" + out.getvalue().encode("utf-8"), table.label
+        expected = "".join(json.dumps({c: expected_json(v) for c, v in zip(columns, values, strict=True)},
+                                      ensure_ascii=False, separators=(",", ":")) + "\n" for values in db)
+        assert archive.read(stem + ".jsonl") == expected.encode("utf-8"), table.label
 
 
 def test_csv_neutralises_formulas_like_the_evidence_export():
