@@ -270,6 +270,9 @@ if SESSION_COOKIE_SECURE:
     LANGUAGE_COOKIE_NAME = "__Host-lang"
     LANGUAGE_COOKIE_SECURE = True
 SECURE_SSL_REDIRECT = env_bool("MAMORI_SSL_REDIRECT", PRODUCTION)
+# Not redirected (ASVS 4.1.2): API and SCIM calls over plain HTTP are refused with 403 instead
+# (mamori.core.middleware); health, readiness and metrics stay reachable for internal probes.
+SECURE_REDIRECT_EXEMPT = [r"^api/", r"^scim/", r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("MAMORI_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 # Preloading is a one-way commitment for the whole domain, so it is the provider's

@@ -70,10 +70,44 @@ def test_security_headers(responses, kind):
     assert header_problems(dict(response.headers)) == [], kind
 
 
-def test_plain_http_is_redirected_to_https(production_https):
-    response = Client().get("/healthz")
+def test_plain_http_is_redirected_to_https(production_https, tenant):
+    response = Client().get(f"/t/{tenant.slug}/accounts/login/")
     assert response.status_code == 301
     assert response["Location"].startswith("https://")
+
+
+def test_plain_http_api_and_scim_calls_are_refused_not_redirected(production_https, tenant, admin, api_token):
+    """ASVS 4.1.2: a redirect would hide a client that sends its token in clear; it fails instead."""
+    raw = api_token(admin)
+    for path in ("/api/v1/me", "/scim/v2/Users"):
+        response = Client().get(path, HTTP_AUTHORIZATION=f"Bearer {raw}", HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 403 and "Location" not in response, path
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["title"] == "HTTPS is required."
+    assert Client().get("/healthz").status_code == 200  # internal probes over plain HTTP still work
+
+
+SENSITIVE = ("console page", "sign-in page", "API JSON", "problem JSON", "404 page")
+
+
+@pytest.mark.parametrize("kind", SENSITIVE)
+def test_sensitive_responses_are_never_cached(responses, kind):
+    """ASVS 14.2.2 / 14.3.2: pages and API answers that may carry customer data: no-store."""
+    cache_control = responses[kind]["Cache-Control"]
+    assert "no-store" in cache_control and "private" in cache_control, (kind, cache_control)
+
+
+def test_static_files_keep_their_own_caching(responses):
+    assert "no-store" not in responses["static file"].get("Cache-Control", "")
+
+
+def test_sign_out_clears_the_browser_cache(production_https, tenant, admin):
+    client = Client()
+    client.post(f"/t/{tenant.slug}/accounts/login/", {"login": admin.email, "password": PASSWORD}, secure=True)
+    response = client.post(f"/t/{tenant.slug}/accounts/logout/", secure=True)
+    assert response.status_code == 302
+    assert response["Clear-Site-Data"] == '"cache"'
+    assert "Clear-Site-Data" not in client.get(f"/t/{tenant.slug}/accounts/login/", secure=True)
 
 
 def test_the_check_finds_weak_headers():
