@@ -1,7 +1,8 @@
 """Signed digests of the audit chains.
 
 A digest states "chain C had head hash H at sequence N, at time T", signed with
-the provider's Ed25519 key (``mamori.audit.signing``). The signed message is
+the provider's Ed25519 key (``mamori.audit.signing``); the row keeps the signer's
+``key_id``, so digests signed before a key rotation verify with the retired key. The signed message is
 ``canonical_bytes({"chain", "up_to_seq", "head_hash", "created_at"})``.
 ``seal_daily_digests`` (a task; ``mamori audit digest`` runs it now) writes one
 digest per chain that gained events since its last digest. Digests are not audit
@@ -23,7 +24,7 @@ from django_tasks import task
 
 from mamori.audit.canonical import canonical_bytes, chain_name, format_time
 from mamori.audit.models import AuditDigest, ChainHead
-from mamori.audit.signing import sign, verify
+from mamori.audit.signing import check, describe_failure, sign, verify
 
 
 def digest_message(*, chain: str, up_to_seq: int, head_hash: str, created_at: Any) -> bytes:
@@ -36,6 +37,15 @@ def verify_digest(digest: AuditDigest, public_key_pem: str | None = None) -> boo
     message = digest_message(chain=digest.chain, up_to_seq=digest.up_to_seq, head_hash=digest.head_hash,
                              created_at=digest.created_at)
     return verify(message, digest.key_id, digest.signature, public_key_pem)
+
+
+def digest_problem(digest: AuditDigest) -> str | None:
+    """None when the digest's signature verifies with the key named by its ``key_id`` (the current
+    or a retired provider key); otherwise the reason, naming the key id."""
+    message = digest_message(chain=digest.chain, up_to_seq=digest.up_to_seq, head_hash=digest.head_hash,
+                             created_at=digest.created_at)
+    failure = check(message, digest.key_id, digest.signature)
+    return None if failure is None else describe_failure(failure, digest.key_id)
 
 
 def create_digest(chain: str, *, up_to_seq: int | None = None, head_hash: str | None = None) -> AuditDigest | None:

@@ -12,6 +12,16 @@ A configured key that cannot be read or is not Ed25519 stops start-up
 (``AuditConfig.ready``) with a message naming the variable. The public key is
 published in the provider console and by ``mamori audit public-key``; its
 ``key_id`` is the first 16 hex digits of SHA-256 over the raw 32-byte public key.
+
+Key rotation: every signature is stored with the ``key_id`` of the key that made it
+(digests, retention checkpoints, deletion certificates, manifests). After the
+provider replaces the signing key, the old *public* keys go to
+``MAMORI_SIGNING_RETIRED_PUBLIC_KEYS_FILE`` (or ``MAMORI_SIGNING_RETIRED_PUBLIC_KEYS``,
+the PEM text): one or more SubjectPublicKeyInfo PEM blocks. ``verify`` picks the
+public key by the stored ``key_id`` among the current key and the retired ones;
+``check`` says why a signature fails ("signed by an unknown key <id>" vs "invalid
+signature"). See docs/security/key-management.md and
+docs/decisions/0011-audit-signing-key-rotation.md.
 """
 
 from __future__ import annotations
@@ -32,10 +42,18 @@ from django.core.exceptions import ImproperlyConfigured
 DEV_KEY_NAME = "signing-ed25519.pem"
 _lock = threading.Lock()
 _cache: dict[tuple, _Key] = {}
+_retired_cache: dict[tuple, dict[str, Ed25519PublicKey]] = {}
+RETIRED_VARIABLE = "MAMORI_SIGNING_RETIRED_PUBLIC_KEYS"
+_PEM_BEGIN = "-----BEGIN PUBLIC KEY-----"
+_PEM_END = "-----END PUBLIC KEY-----"
 
 
 class SigningKeyError(ImproperlyConfigured):
     """The configured signing key is missing, unreadable or not an Ed25519 private key."""
+
+
+UNKNOWN_KEY = "unknown-key"
+BAD_SIGNATURE = "bad-signature"
 
 
 @dataclass(frozen=True)
@@ -126,9 +144,79 @@ def _key() -> _Key:
 
 
 def validate_configured_key() -> None:
-    """Raise ``SigningKeyError`` now if a key is configured but unusable (called at start-up)."""
+    """Raise ``SigningKeyError`` now if a key (or a retired public key) is configured but unusable
+    (called at start-up)."""
     if is_configured():
         _key()
+    retired_public_keys()
+
+
+def parse_public_keys(text: str, source: str) -> dict[str, Ed25519PublicKey]:
+    """Every Ed25519 public key in ``text`` (one or more PEM blocks), by key id, in file order."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    rest = text
+    while _PEM_BEGIN in rest:
+        start = rest.index(_PEM_BEGIN)
+        end = rest.find(_PEM_END, start)
+        if end < 0:
+            raise SigningKeyError(f"{source}: a PEM block has no '{_PEM_END}' line.")
+        block = rest[start:end + len(_PEM_END)]
+        rest = rest[end + len(_PEM_END):]
+        try:
+            public = serialization.load_pem_public_key(block.encode("ascii") + b"\n")
+        except (ValueError, TypeError, UnicodeEncodeError) as exc:
+            raise SigningKeyError(f"{source}: PEM block {len(keys) + 1} is not a public key ({exc}).") from None
+        if not isinstance(public, Ed25519PublicKey):
+            raise SigningKeyError(f"{source}: PEM block {len(keys) + 1} holds a {type(public).__name__}, "
+                                  "not an Ed25519 public key.")
+        keys[key_id_for(public)] = public
+    if not keys and text.strip():
+        raise SigningKeyError(f"{source} holds no '{_PEM_BEGIN}' block.")
+    return keys
+
+
+def _retired_text() -> tuple[str, str]:
+    path = os.environ.get(f"{RETIRED_VARIABLE}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8"), f"{RETIRED_VARIABLE}_FILE"
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SigningKeyError(f"{RETIRED_VARIABLE}_FILE points to an unreadable file: {exc}") from None
+    return os.environ.get(RETIRED_VARIABLE) or "", RETIRED_VARIABLE
+
+
+def retired_public_keys() -> dict[str, Ed25519PublicKey]:
+    """The provider's retired audit signing public keys, by key id (empty when none configured)."""
+    text, source = _retired_text()
+    cache_key = (text, source)
+    cached = _retired_cache.get(cache_key)
+    if cached is None:
+        cached = parse_public_keys(text, source)
+        _retired_cache.clear()
+        _retired_cache[cache_key] = cached
+    return dict(cached)
+
+
+def _public_pem(public: Ed25519PublicKey) -> str:
+    return public.public_bytes(serialization.Encoding.PEM,
+                               serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+
+
+def known_public_keys() -> dict[str, str]:
+    """``{key_id: public PEM}``: the current key first, then the retired keys."""
+    current = _key()
+    keys = {current.key_id: current.public_pem}
+    for kid, public in retired_public_keys().items():
+        keys.setdefault(kid, _public_pem(public))
+    return keys
+
+
+def public_key_for(kid: str) -> Ed25519PublicKey | None:
+    """The public key (current or retired) whose key id is ``kid``; None when unknown."""
+    current = _key()
+    if kid == current.key_id:
+        return current.private.public_key()
+    return retired_public_keys().get(kid)
 
 
 def key_id() -> str:
@@ -149,22 +237,42 @@ def sign(data: bytes) -> tuple[str, str]:
     return key.key_id, base64.b64encode(key.private.sign(data)).decode("ascii")
 
 
-def verify(data: bytes, key_id: str, signature_b64: str, public_key_pem: str | None = None) -> bool:
-    """True if ``signature_b64`` is a valid signature of ``data`` by the key ``key_id``.
+def check(data: bytes, key_id: str, signature_b64: str, public_key_pem: str | None = None) -> str | None:
+    """None if ``signature_b64`` is a valid signature of ``data`` by the key ``key_id``; otherwise
+    ``UNKNOWN_KEY`` (no such key is known) or ``BAD_SIGNATURE``.
 
-    Without ``public_key_pem`` the provider's current key is used. A key id that
-    does not match the public key is a failure, not an exception.
+    Without ``public_key_pem`` the key is picked by ``key_id`` among the provider's current
+    and retired keys (``known_public_keys``). With it, only that key (or keys: several PEM
+    blocks) is trusted.
     """
     try:
         if public_key_pem is None:
-            public = _key().private.public_key()
+            public = public_key_for(key_id) if isinstance(key_id, str) else None
         else:
-            public = serialization.load_pem_public_key(public_key_pem.encode("ascii"))
-            if not isinstance(public, Ed25519PublicKey):
-                return False
-        if key_id_for(public) != key_id:
-            return False
+            public = parse_public_keys(public_key_pem, "the given public key").get(key_id)
+    except SigningKeyError:
+        return UNKNOWN_KEY
+    if public is None:
+        return UNKNOWN_KEY
+    try:
         public.verify(base64.b64decode(signature_b64, validate=True), data)
-        return True
+        return None
     except (InvalidSignature, ValueError, TypeError):
-        return False
+        return BAD_SIGNATURE
+
+
+def describe_failure(failure: str, key_id: str) -> str:
+    """The reason ``check`` returned, in words that name the key id."""
+    if failure == UNKNOWN_KEY:
+        return (f"signed by an unknown key {key_id} (neither the current audit signing key nor one listed "
+                f"in {RETIRED_VARIABLE}_FILE)")
+    return f"invalid signature (key {key_id})"
+
+
+def verify(data: bytes, key_id: str, signature_b64: str, public_key_pem: str | None = None) -> bool:
+    """True if ``signature_b64`` is a valid signature of ``data`` by the key ``key_id``.
+
+    Without ``public_key_pem`` the key is the provider's current or a retired key with
+    that id. A key id that does not match the public key is a failure, not an exception.
+    """
+    return check(data, key_id, signature_b64, public_key_pem) is None

@@ -6,7 +6,8 @@
 - the ``ChainHead`` (newest sequence number and hash the writer recorded), which
   reveals a truncated tail or events appended behind the writer's back;
 - the signed ``AuditDigest`` rows: every signature must verify with the
-  provider's key, and each digest's ``head_hash`` must equal the recomputed hash
+  provider key its ``key_id`` names (current or retired, ``mamori.audit.signing``;
+  an unknown key id fails as "signed by an unknown key <id>"), and each digest's ``head_hash`` must equal the recomputed hash
   at its ``up_to_seq``, which reveals a chain rewritten with fresh hashes and a
   tail truncated together with the head;
 - a digest at ``first_seq - 1`` is the checkpoint of a retention purge: the
@@ -31,7 +32,7 @@ from django.db.models.functions import Cast
 
 from mamori.audit.canonical import GENESIS_HASH, chain_name, format_time
 from mamori.audit.chain import normalise_ip, verify_prepared
-from mamori.audit.digests import verify_digest
+from mamori.audit.digests import digest_problem
 from mamori.audit.models import AuditDigest, AuditEvent, ChainHead, ProviderEvent
 
 CHUNK_SIZE = 5000
@@ -151,6 +152,18 @@ def stream_payloads(queryset, chain: str) -> Iterator[dict[str, Any]]:
         yield payload
 
 
+def _checkpoint_reason(chain: str, message: str) -> str:
+    """Name the key when the latest retention checkpoint is signed by a key this provider does not know."""
+    from mamori.audit import signing
+    from mamori.evidence.models import AuditCheckpoint
+
+    key_id = AuditCheckpoint.objects.filter(chain=chain).order_by("-purged_through_seq") \
+        .values_list("key_id", flat=True).first()
+    if key_id and signing.public_key_for(key_id) is None:
+        return f"{message}: {signing.describe_failure(signing.UNKNOWN_KEY, key_id)}"
+    return message
+
+
 def verify_stored_chain(queryset, chain: str, label: str) -> ChainReport:
     """Verify one chain whose events ``queryset`` selects (already scoped to the chain)."""
 
@@ -162,9 +175,9 @@ def verify_stored_chain(queryset, chain: str, label: str) -> ChainReport:
     digests = list(AuditDigest.objects.filter(chain=chain, up_to_seq__lte=head_seq).order_by("up_to_seq"))
     beyond = AuditDigest.objects.filter(chain=chain, up_to_seq__gt=head_seq).order_by("up_to_seq").first()
     for digest in digests + ([beyond] if beyond else []):
-        if not verify_digest(digest):
-            return fail(digest.up_to_seq, f"digest at seq {digest.up_to_seq} has an invalid signature "
-                                          f"(key {digest.key_id})")
+        problem = digest_problem(digest)
+        if problem is not None:
+            return fail(digest.up_to_seq, f"digest at seq {digest.up_to_seq}: {problem}")
     unsealed = queryset.filter(seq__isnull=True).order_by("id").values_list("id", flat=True).first()
     if unsealed is not None:
         return fail(None, f"event id {unsealed} is not sealed into the chain (inserted without sequence number)")
@@ -187,7 +200,7 @@ def verify_stored_chain(queryset, chain: str, label: str) -> ChainReport:
             try:
                 checkpoint = latest_checkpoint(chain)
             except CheckpointInvalid as exc:
-                return fail(first_seq, str(exc))
+                return fail(first_seq, _checkpoint_reason(chain, str(exc)))
             if checkpoint is not None and checkpoint[0] == first_seq:
                 start_seq, start_hash = checkpoint
     expected = {d.up_to_seq: d for d in digests if d.up_to_seq >= start_seq}

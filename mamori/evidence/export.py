@@ -8,7 +8,8 @@ The package is a ZIP holding:
   every cell that a spreadsheet would read as a formula prefixed with ``'``;
 * ``digests.json`` — the signed digests inside the range and the chain's signed
   retention checkpoints;
-* ``public_key.pem`` — the provider's Ed25519 public key;
+* ``public_key.pem`` — the provider's Ed25519 public key, followed by every retired
+  key that signed a digest or checkpoint in the package (one PEM block each);
 * ``verify_evidence.py`` — the standalone verifier;
 * ``manifest.json`` — SHA-256 and size of every other file, the chain, the time
   range and sequence span, signed with the provider's key.
@@ -121,6 +122,23 @@ def write_events(tenant, first_seq: int, last_seq: int, jsonl_path: Path, csv_pa
     return written
 
 
+def package_public_keys(digests: list[dict], checkpoints: list[dict]) -> str:
+    """``public_key.pem``: the provider's current key (it signs the manifest) first, then every
+    retired key that signed one of the package's digests or checkpoints. A key id the provider
+    does not know is left out; the verifier then names it ("signed by an unknown key")."""
+    from mamori.audit import signing
+
+    known = signing.known_public_keys()
+    wanted = [signing.key_id()] + [item["key_id"] for item in (*digests, *checkpoints)]
+    pems: dict[str, str] = {}
+    for kid in wanted:
+        if kid not in pems and kid in known:
+            pems[kid] = known[kid]
+        elif kid not in known:
+            logger.warning("evidence package: no public key for signing key id %s", kid)
+    return "".join(pem if pem.endswith("\n") else pem + "\n" for pem in pems.values())
+
+
 def build_package(export_id: int, tenant) -> None:
     """Generate the package of one ``EvidenceExport`` and mark it completed (or failed)."""
     from mamori.audit import signing
@@ -158,7 +176,7 @@ def build_package(export_id: int, tenant) -> None:
         (workdir / "digests.json").write_text(json.dumps(
             {"chain": chain, "digests": digests, "checkpoints": checkpoints}, indent=2, ensure_ascii=False),
             encoding="utf-8")
-        (workdir / "public_key.pem").write_text(signing.public_key_pem(), encoding="ascii")
+        (workdir / "public_key.pem").write_text(package_public_keys(digests, checkpoints), encoding="ascii")
         shutil.copyfile(VERIFIER_SOURCE, workdir / "verify_evidence.py")
         manifest = {
             "format": vx.FORMAT, "chain": chain, "tenant": tenant.slug,

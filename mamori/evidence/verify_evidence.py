@@ -13,7 +13,10 @@ Checks, in order:
 
 1. ``manifest.json`` is signed by the provider's Ed25519 key (the package's
    ``public_key.pem``, or, better, the key you obtained yourself from the
-   provider's console or whitepaper, given with ``--public-key``);
+   provider's console or whitepaper, given with ``--public-key``). Each
+   signature names its key id; a PEM file may hold several keys (after the
+   provider rotated its key, the retired keys that signed older digests), and
+   a signature by a key id not among them fails as "signed by an unknown key";
 2. every file's SHA-256 matches the manifest;
 3. ``events.jsonl``: each event's hash is the SHA-256 of its canonical JSON, each
    links to the previous one (``prev_hash``), sequence numbers run without gaps
@@ -157,7 +160,15 @@ def _b64(value: str) -> bytes:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
+_PEM_BEGIN = b"-----BEGIN PUBLIC KEY-----"
+_PEM_END = b"-----END PUBLIC KEY-----"
+
+
 class Signatures:
+    """The trusted Ed25519 public keys (one or more PEM blocks), picked by Mamori's key id: the first
+    16 hex digits of SHA-256 over the raw 32-byte key. After a key rotation a package holds the
+    current key and the retired keys that signed its older digests."""
+
     def __init__(self, pem: bytes):
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
         from cryptography.hazmat.primitives.serialization import (
@@ -166,24 +177,43 @@ class Signatures:
             load_pem_public_key,
         )
 
-        key = load_pem_public_key(pem)
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("the public key is not an Ed25519 key")
-        self.key = key
-        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.fingerprint = hashlib.sha256(raw).hexdigest()
-        self.key_id = self.fingerprint[:16]  # Mamori's key id: the first 16 hex digits
+        self.keys: dict[str, Any] = {}
+        self.fingerprints: dict[str, str] = {}
+        rest = pem
+        while _PEM_BEGIN in rest:
+            start = rest.index(_PEM_BEGIN)
+            end = rest.find(_PEM_END, start)
+            if end < 0:
+                raise ValueError("a public key PEM block is not terminated")
+            key = load_pem_public_key(rest[start:end + len(_PEM_END)] + b"\n")
+            rest = rest[end + len(_PEM_END):]
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("the public key is not an Ed25519 key")
+            fingerprint = hashlib.sha256(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
+            self.keys[fingerprint[:16]] = key
+            self.fingerprints[fingerprint[:16]] = fingerprint
+        if not self.keys:
+            raise ValueError("no public key (PEM block) found")
+        self.key_id = next(iter(self.keys))  # the first key: the provider's current key
+        self.fingerprint = self.fingerprints[self.key_id]
 
-    def valid(self, message: bytes, signature: str, key_id: str | None = None) -> bool:
+    def problem(self, message: bytes, signature: str, key_id: str | None) -> str | None:
+        """None when ``signature`` verifies with the key ``key_id``; otherwise the reason."""
         from cryptography.exceptions import InvalidSignature
 
-        if key_id is not None and key_id != self.key_id:
-            return False
+        key = self.keys.get(key_id) if isinstance(key_id, str) else None
+        if key is None:
+            return f"signed by an unknown key {key_id} (not among the trusted public keys)"
         try:
-            self.key.verify(_b64(signature), message)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+            key.verify(_b64(signature), message)
+        except (InvalidSignature, ValueError, TypeError):
+            return f"signature does not verify (key {key_id})"
+        return None
+
+    def valid(self, message: bytes, signature: str, key_id: str | None = None) -> bool:
+        if key_id is None:
+            key_id = self.key_id
+        return self.problem(message, signature, key_id) is None
 
 
 class Problems:
@@ -278,11 +308,17 @@ def verify(location: Path, public_key: Path | None = None) -> tuple[bool, list[s
     if manifest.get("format") != FORMAT:
         problems.add(f"manifest.json: unknown format {manifest.get('format')!r}")
         return False, problems.items, keys.fingerprint
-    if not keys.valid(manifest_message(manifest), signed.get("signature", ""), signed.get("key_id")):
-        problems.add("manifest.json: the provider's signature does not verify (manifest changed or wrong key)")
+    problem = keys.problem(manifest_message(manifest), signed.get("signature", ""), signed.get("key_id"))
+    if problem:
+        problems.add(f"manifest.json: the provider's signature does not verify: {problem} "
+                     "(manifest changed or wrong key)")
         return False, problems.items, keys.fingerprint
-    if public_key and package.read("public_key.pem").strip() != pem.strip():
-        problems.add("public_key.pem: differs from the key given with --public-key")
+    keys.key_id = signed.get("key_id")  # the key that signed the package: the one to compare
+    keys.fingerprint = keys.fingerprints[keys.key_id]
+    if public_key:
+        extra = sorted(set(Signatures(package.read("public_key.pem")).keys) - set(keys.keys))
+        if extra:
+            problems.add(f"public_key.pem: key {', '.join(extra)} is not among the keys given with --public-key")
     bad_files = []
     for name, expected in sorted(manifest["files"].items()):
         if not package.exists(name):
@@ -297,17 +333,24 @@ def verify(location: Path, public_key: Path | None = None) -> tuple[bool, list[s
         anchors[1] = GENESIS_HASH
     for checkpoint in evidence.get("checkpoints", []):
         where = f"digests.json checkpoint through seq {checkpoint.get('purged_through_seq')}"
-        if checkpoint.get("chain") != manifest["chain"] or not keys.valid(
-                checkpoint_message(checkpoint), checkpoint.get("signature", ""), checkpoint.get("key_id")):
-            problems.add(f"{where}: signature does not verify")
+        if checkpoint.get("chain") != manifest["chain"]:
+            problems.add(f"{where}: belongs to chain {checkpoint.get('chain')}, not {manifest['chain']}")
+            continue
+        problem = keys.problem(checkpoint_message(checkpoint), checkpoint.get("signature", ""),
+                               checkpoint.get("key_id"))
+        if problem:
+            problems.add(f"{where}: {problem}")
             continue
         anchors[checkpoint["purged_through_seq"] + 1] = checkpoint["hash_at_seq"]
     wanted: dict[int, str] = {}
     for digest in evidence.get("digests", []):
         where = f"digests.json digest up to seq {digest.get('up_to_seq')}"
-        if digest.get("chain") != manifest["chain"] or not keys.valid(
-                digest_message(digest), digest.get("signature", ""), digest.get("key_id")):
-            problems.add(f"{where}: signature does not verify")
+        if digest.get("chain") != manifest["chain"]:
+            problems.add(f"{where}: belongs to chain {digest.get('chain')}, not {manifest['chain']}")
+            continue
+        problem = keys.problem(digest_message(digest), digest.get("signature", ""), digest.get("key_id"))
+        if problem:
+            problems.add(f"{where}: {problem}")
             continue
         if manifest["first_seq"] <= digest["up_to_seq"] <= manifest["last_seq"]:
             wanted[digest["up_to_seq"]] = digest["head_hash"]
@@ -332,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: cannot read the package: {exc}", file=sys.stderr)
         return 2
     print(f"Provider key id {fingerprint[:16]} (SHA-256 of the raw Ed25519 key: {fingerprint}); "
-          "compare it with the key the provider publishes.")
+          "compare it with the key the provider publishes (retired keys included).")
     if ok:
         manifest = json.loads(Package(Path(args.package)).read("manifest.json"))["manifest"]
         print(f"OK: {manifest['event_count']} events of {manifest['chain']}, seq {manifest['first_seq']}–"

@@ -13,6 +13,9 @@ number of rows deleted per table, the files and backups removed and the fingerpr
 (SHA-256) of the destroyed data keys.
 
 ``verify_document`` checks a certificate file: the structure, the key id and the signature.
+The key is picked by the certificate's ``key_id`` among the provider's current and retired
+keys (``MAMORI_SIGNING_RETIRED_PUBLIC_KEYS_FILE``), so certificates issued before a key
+rotation stay verifiable; an unknown key id fails naming it.
 Any change to any fact (or to the signature) makes it fail.
 """
 
@@ -89,10 +92,15 @@ def verify_document(text: str | bytes, *, public_key_pem: str | None = None) -> 
         data = canonical_bytes(facts)
     except (TypeError, ValueError) as exc:
         return Verification(False, f"certificate cannot be put in canonical form: {exc}", **ident)
-    if public_key_pem is None and sig["key_id"] != signing.key_id():
-        return Verification(False, f"signed with key {sig['key_id']}, not with this provider's key "
-                                   f"{signing.key_id()} (pass the signer's public key with --public-key)", **ident)
-    if not signing.verify(data, sig["key_id"], sig["value"], public_key_pem=public_key_pem):
+    failure = signing.check(data, sig["key_id"], sig["value"], public_key_pem=public_key_pem)
+    if failure == signing.UNKNOWN_KEY:
+        where = ("the given public key" if public_key_pem is not None else
+                 f"this provider's current key {signing.key_id()} nor its retired keys")
+        return Verification(False, f"signed by an unknown key {sig['key_id']}: not {where} (pass the signer's "
+                                   "public key with --public-key)", **ident)
+    if failure is not None:
         return Verification(False, "signature does not match: the certificate was modified or not signed "
                                    "by this key", **ident)
+    if public_key_pem is None and sig["key_id"] != signing.key_id():
+        return Verification(True, f"valid: signed by the provider's retired key {sig['key_id']}", **ident)
     return Verification(True, "valid: signed by the provider key", **ident)

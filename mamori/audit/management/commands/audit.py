@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from mamori.audit.digests import seal_digests_now
-from mamori.audit.signing import key_id, key_source, public_key_pem
+from mamori.audit.signing import key_id, key_source, known_public_keys, public_key_pem
 from mamori.audit.verify import verify_across_tenants
 from mamori.core.management.base import cli_actor, dump_json, invalid
 from mamori.evidence.management.commands.audit_purge import add_purge_arguments, run_purge
@@ -29,7 +29,10 @@ class Command(BaseCommand):
         verify.add_argument("--json", action="store_true", help="Print the result as JSON.")
         digest = sub.add_parser("digest", help="Sign a digest of every chain with new events now.")
         digest.add_argument("--json", action="store_true", help="Print the result as JSON.")
-        sub.add_parser("public-key", help="Print the public key that verifies the digests (PEM).")
+        public = sub.add_parser("public-key", help="Print the public key that verifies the digests (PEM).")
+        public.add_argument("--all", action="store_true",
+                            help="Also the retired keys (MAMORI_SIGNING_RETIRED_PUBLIC_KEYS_FILE) that "
+                                 "verify older digests, checkpoints and certificates.")
         add_purge_arguments(sub.add_parser("purge", help="Remove expired events (retention); signed checkpoints."))
 
     def handle(self, *args, **options):
@@ -74,3 +77,8 @@ class Command(BaseCommand):
     def _public_key(self, options):
         self.stdout.write(f"# key id {key_id()} (from {key_source()})")
         self.stdout.write(public_key_pem().rstrip())
+        if options.get("all"):
+            for kid, pem in known_public_keys().items():
+                if kid != key_id():
+                    self.stdout.write(f"# key id {kid} (retired)")
+                    self.stdout.write(pem.rstrip())
