@@ -476,6 +476,8 @@ def _schedule_table(path: str) -> dict:
 MAMORI_SCHEDULES = _schedule_table(MAMORI_SCHEDULES_FILE)
 # Provider staff need a TOTP code at every sign-in (enrolment at the first one).
 MAMORI_PROVIDER_MFA = env_bool("MAMORI_PROVIDER_MFA", True)
+# A provider console session unused this long ends (minutes; NIST SP 800-63B AAL2: 30).
+MAMORI_PROVIDER_IDLE_MINUTES = env_int("MAMORI_PROVIDER_IDLE_MINUTES", 30)
 # `mamori security audit`: pip-audit's vulnerability service ("pypi" or "osv") and timeout (s).
 MAMORI_VULNERABILITY_SERVICE = os.environ.get("MAMORI_VULNERABILITY_SERVICE", "pypi").strip().lower()
 MAMORI_VULNERABILITY_AUDIT_TIMEOUT = env_int("MAMORI_VULNERABILITY_AUDIT_TIMEOUT", 300)

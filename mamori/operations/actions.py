@@ -77,6 +77,13 @@ def staff_sign_out(*, staff: ProviderStaff) -> None:
 
 
 @action
+def staff_session_expired(*, staff: ProviderStaff, idle_minutes: int) -> None:
+    """Record that a staff session ended by the idle timeout (the middleware ends the session)."""
+    record_provider_event("provider.session_expired", actor=Actor.for_staff(staff), target=staff,
+                          after={"idle_minutes": idle_minutes})
+
+
+@action
 def record_outbox_view(*, staff: ProviderStaff, message) -> None:
     """Reading a local outbox message is logged: it may hold a tenant user's sign-in link."""
     record_provider_event("provider.outbox_message_viewed", actor=Actor.for_staff(staff),

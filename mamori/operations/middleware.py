@@ -5,17 +5,31 @@ A staff session is signed in only after every required step: the password and, w
 Between the two steps the session holds only a short-lived "pending" entry, which no
 provider page accepts. A session signed in without the second factor (MFA was off then)
 is not accepted once MFA is on.
+
+A staff session unused for ``MAMORI_PROVIDER_IDLE_MINUTES`` (default 30, NIST SP 800-63B AAL2)
+ends at its next request (``provider.session_expired`` in the provider log; ASVS 7.3.1); the
+last use is written at most once a minute. The absolute limit is ``SESSION_COOKIE_AGE``.
 """
 
 from __future__ import annotations
 
 import time
 
+from django.conf import settings
+from django.contrib import messages
+from django.utils.translation import gettext as _
+
 PROVIDER_SESSION_KEY = "_mamori_provider_staff_id"
 PROVIDER_MFA_KEY = "_mamori_provider_mfa"
 PENDING_KEY = "_mamori_provider_pending"
 TOTP_SETUP_KEY = "_mamori_provider_totp_setup"  # noqa: S105 (a session key name)
+PROVIDER_SEEN_KEY = "_mamori_provider_seen"
 PENDING_SECONDS = 300  # the second step must follow the password within five minutes
+SEEN_WRITE_SECONDS = 60  # the last use is written at most once a minute
+
+
+def idle_seconds() -> int:
+    return 60 * int(getattr(settings, "MAMORI_PROVIDER_IDLE_MINUTES", 30))
 
 
 def start_second_step(request, staff, next_url: str) -> None:
@@ -46,6 +60,7 @@ def complete_sign_in(request, staff, *, mfa: bool) -> None:
     request.session.pop(TOTP_SETUP_KEY, None)
     request.session[PROVIDER_SESSION_KEY] = staff.pk
     request.session[PROVIDER_MFA_KEY] = mfa
+    request.session[PROVIDER_SEEN_KEY] = int(time.time())
 
 
 class ProviderStaffMiddleware:
@@ -62,4 +77,23 @@ class ProviderStaffMiddleware:
 
                 if not mfa.required() or request.session.get(PROVIDER_MFA_KEY):
                     request.provider_staff = ProviderStaff.objects.filter(pk=staff_id, is_active=True).first()
+                if request.provider_staff is not None:
+                    _check_idle(request)
         return self.get_response(request)
+
+
+def _check_idle(request) -> None:
+    """End a staff session unused for longer than the idle timeout; note the use otherwise."""
+    now = int(time.time())
+    seen = request.session.get(PROVIDER_SEEN_KEY)
+    if not isinstance(seen, int):
+        seen = now  # a session from before the timeout existed: its clock starts now
+    if now - seen > idle_seconds():
+        from mamori.operations.actions import staff_session_expired
+
+        staff_session_expired(staff=request.provider_staff, idle_minutes=(now - seen) // 60)
+        request.session.flush()
+        request.provider_staff = None
+        messages.info(request, _("You were signed out after a period without activity. Sign in again."))
+    elif now - seen >= SEEN_WRITE_SECONDS or PROVIDER_SEEN_KEY not in request.session:
+        request.session[PROVIDER_SEEN_KEY] = now

@@ -470,6 +470,7 @@ CALLS: dict[str, Callable] = {
     O + "staff_sign_in": lambda c: ACTIONS[O + "staff_sign_in"](email=_staff(c).email,
                                                                  password="a long staff password 1"),
     O + "staff_sign_out": lambda c: ACTIONS[O + "staff_sign_out"](staff=_staff(c)),
+    O + "staff_session_expired": lambda c: ACTIONS[O + "staff_session_expired"](staff=_staff(c), idle_minutes=31),
     O + "record_outbox_view": lambda c: ACTIONS[O + "record_outbox_view"](staff=_staff(c), message=_outbox(c)),
     # provider staff MFA, schedules, dependency audits (mamori.operations.actions_staff/_schedules/_security)
     OS + "staff_password_step": lambda c: ACTIONS[OS + "staff_password_step"](

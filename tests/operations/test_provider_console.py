@@ -217,3 +217,28 @@ def test_sign_in_page_in_japanese_and_english(db):
     en = Client(HTTP_ACCEPT_LANGUAGE="en").get("/provider/login/").content.decode()
     assert 'lang="ja"' in ja and "Provider console" not in ja  # translated (wording: mamori/locale)
     assert "Provider console" in en and 'lang="en"' in en
+
+
+def test_idle_staff_session_is_signed_out_and_logged(staff_login, settings):
+    """ASVS 7.3.1: a provider console session unused for MAMORI_PROVIDER_IDLE_MINUTES ends."""
+    import time
+
+    from mamori.audit.models import ProviderEvent
+    from mamori.operations.middleware import PROVIDER_SEEN_KEY
+
+    settings.MAMORI_PROVIDER_IDLE_MINUTES = 30
+    client = staff_login("operator")
+    assert client.get("/provider/").status_code == 200
+    session = client.session
+    session[PROVIDER_SEEN_KEY] = int(time.time()) - 29 * 60  # still within the limit
+    session.save()
+    assert client.get("/provider/").status_code == 200
+    assert client.session[PROVIDER_SEEN_KEY] >= int(time.time()) - 5  # the use was noted
+    session = client.session
+    session[PROVIDER_SEEN_KEY] = int(time.time()) - 31 * 60
+    session.save()
+    response = client.get("/provider/")
+    assert response.status_code == 302 and "/provider/login/" in response["Location"]
+    event = ProviderEvent.objects.get(action="provider.session_expired")
+    assert event.after["idle_minutes"] == 31 and event.target_id == str(client.staff.pk)
+    assert client.get("/provider/").status_code == 302  # the session is gone, not just this request
