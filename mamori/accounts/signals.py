@@ -44,6 +44,8 @@ from mamori.tenancy.context import current_tenant
 
 logger = logging.getLogger("mamori.accounts")
 
+# allauth's list of the authentication steps of this session (allauth.account.internal.flows.login).
+AUTH_RECORDS_SESSION_KEY = "account_authentication_methods"
 # The session key that names the sign-in event which opened the session (pk, ISO time).
 SESSION_SIGNIN_KEY = "_mamori_signin"
 USER_TARGET = "accounts.user"
@@ -54,6 +56,24 @@ def set_login_method(request, method: str) -> None:
     request._mamori_login_method = method
 
 
+def _method_from_authentication_records(request) -> str:
+    """How the user authenticated, when ``login()`` runs in a later request than the first
+    factor (allauth's second-factor stage): the newest first-factor entry of allauth's
+    authentication records in the session (``socialaccount`` → the tenant's SSO protocol)."""
+    session = getattr(request, "session", None) if request is not None else None
+    records = session.get(AUTH_RECORDS_SESSION_KEY) if session is not None else None
+    for record in reversed(records if isinstance(records, list) else []):
+        method = record.get("method") if isinstance(record, dict) else None
+        if method == "socialaccount":
+            from mamori.sso.models import SsoConnection
+
+            protocol = SsoConnection.objects.values_list("protocol", flat=True).first()
+            return f"sso_{protocol}" if protocol else "sso"
+        if method in ("password", "password_reset"):
+            return "password"
+    return "password"
+
+
 def _user_target(user) -> tuple[str, str, str]:
     return (USER_TARGET, str(user.pk), user.email)
 
@@ -62,7 +82,9 @@ def _user_target(user) -> tuple[str, str, str]:
 def on_login(sender, request, user, **kwargs):
     if current_tenant() is None:
         return
-    method = getattr(request, "_mamori_login_method", "password") if request is not None else "password"
+    method = getattr(request, "_mamori_login_method", None) if request is not None else None
+    if method is None:
+        method = _method_from_authentication_records(request)
     event = record_event("auth.login", actor=Actor.for_user(user), target=_user_target(user),
                          after={"method": method})
     session = getattr(request, "session", None) if request is not None else None

@@ -208,3 +208,21 @@ def test_an_issuer_on_a_private_address_is_never_called(tenant, admin, viewer, o
     assert _events("sso.login_failed")[-1].after["reason"] == "provider_unreachable"
     assert "non-public address" in _events("sso.login_failed")[-1].after["detail"]
     assert not SocialAccount.objects.filter(user=viewer).exists()
+
+
+def test_sso_sign_in_still_asks_for_mamoris_second_factor(tenant, admin, viewer, op_factory, monkeypatch):
+    """ASVS 6.8.4: Mamori does not trust the IdP's claims about MFA; a user with a second factor
+    enters it after the IdP, exactly as after a password, before any console page opens."""
+    from tests.multifactor.helpers import code, enrol, freeze, mfa_step
+
+    freeze(monkeypatch)
+    secret = enrol(viewer)
+    conn, op = op_factory()
+    op.set_user("sub-viewer-mfa", viewer.email, name="V")
+    client, response = sso_sign_in(tenant, conn, op)
+    assert response.status_code == 302 and "/accounts/2fa/authenticate/" in response["Location"]
+    assert client.get(f"/t/{tenant.slug}/").status_code == 302  # not signed in yet
+    assert not [e for e in _events("auth.login") if e.actor_id == str(viewer.pk)]
+    assert mfa_step(viewer, client, code(secret)).status_code == 302
+    assert client.get(f"/t/{tenant.slug}/").status_code == 200
+    assert _events("auth.login")[-1].after["method"] == "sso_oidc"
