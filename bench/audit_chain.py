@@ -270,9 +270,9 @@ def _md(data: dict) -> str:
     lines += [
         "Rates are events per second of wall time, then (in brackets) per second of CPU time of the "
         "worker process (`time.process_time`), then per second of worker CPU plus the PostgreSQL "
-        "backend's CPU (from `/proc/<backend pid>/stat`). Other sessions' test suites shared the "
-        "2 CPUs, so wall-time rates understate an idle machine; the CPU rates do not depend on "
-        "the load as much.",
+        "backend's CPU (from `/proc/<backend pid>/stat`). When other jobs share the 2 CPUs (see "
+        "each run's load average) wall-time rates understate an idle machine; the CPU rates depend "
+        "less on the load.",
         "",
         "| database | record_event, 1 tx each | record_event ×100 per tx | record_events 100 per tx | "
         "record_events 1000 per tx | verify (DB stream) | verify (pure) | RSS growth MiB | events verified |",
@@ -336,8 +336,7 @@ def _md(data: dict) -> str:
         lines.append(
             f"- {kind}: {run['database'].split(' on ')[0]}, run {run['when']}"
             + (
-                f", load average at the end of the worker {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-                "(other jobs shared the machine)"
+                f", load average at the end of the worker {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
                 if load
                 else ""
             )

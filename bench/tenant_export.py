@@ -174,9 +174,9 @@ def _md(data: dict) -> str:
         lines.append(f"- {kind}: {run['database'].split(' on ')[0]}, run {run['when']}, "
                      f"{run['records']:,} records (loaded at {run['load']['per_s']:,}/s). "
                      f"Rate target {speed}; memory target {memory}.")
-    lines += ["", "Measured on a shared 2-CPU machine while other helpers' tests ran (load average 7–10), so "
-              "the wall-clock rates are lower bounds; rows per CPU second (the export process's own CPU "
-              "time; the database server's on PostgreSQL is not included) shows the rate on an idle core.", ""]
+    lines += ["", "Wall-clock rates fall when other jobs share the 2 CPUs (the results file records each run's "
+              "date; compare with the machine's load at that time); rows per CPU second (the export process's "
+              "own CPU time; the database server's on PostgreSQL is not included) depends less on that.", ""]
     return "\n".join(lines) + "\n"
 
 
