@@ -169,9 +169,13 @@ def test_schedules_control_per_job_evidence(db, only_test_jobs, settings, tmp_pa
     schedule.register_periodic("probe.ok", timedelta(hours=1), append_line, kwargs=kwargs)
     schedule.register_periodic("probe.late", timedelta(hours=1), append_line, kwargs=kwargs)
     schedule.register_periodic("probe.off", timedelta(hours=1), append_line, kwargs=kwargs)
-    schedule.register_periodic("probe.new", timedelta(days=1), append_line, at=time(3, 0), kwargs=kwargs)
-    settings.MAMORI_SCHEDULES = {"probe.off": {"enabled": False}}
     now = timezone.now()
+    # Daily slot twelve hours ahead (UTC), so that probe.new is never due during this test,
+    # whatever the time of day the suite runs at.
+    later = (now + timedelta(hours=12)).astimezone(UTC)
+    schedule.register_periodic("probe.new", timedelta(days=1), append_line, at=time(later.hour, later.minute),
+                               kwargs=kwargs)
+    settings.MAMORI_SCHEDULES = {"probe.off": {"enabled": False}}
     schedule.enqueue_due(now - timedelta(hours=5))  # probe.ok and probe.late ran 5 h ago (> 2 × 1 h)
     schedule.enqueue_due(now - timedelta(minutes=30))
     ScheduledRun.objects.filter(name="probe.ok").update(last_run_at=now - timedelta(minutes=30))
