@@ -99,8 +99,9 @@ def page(queryset: QuerySet, *, limit: int, offset: int) -> dict[str, Any]:
     return {"items": rows[:limit], "next_offset": offset + limit if more else None}
 
 
-# Error responses each kind of operation can return, for accurate OpenAPI docs.
-AUTH = {401: Problem}
+# Error responses each kind of operation can return, for accurate OpenAPI docs. 429: the token
+# is over its request rate limit (MAMORI_API_RATE_LIMIT; mamori.access.ratelimit).
+AUTH = {401: Problem, 429: Problem}
 READ = {**AUTH, 422: Problem}
 READ_ONE = {**READ, 404: Problem}
 RESTRICTED_READ = {**READ, 403: Problem}

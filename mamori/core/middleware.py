@@ -13,7 +13,7 @@ import re
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import translation
-from django.utils.cache import add_never_cache_headers
+from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 from mamori.core.context import (
@@ -24,6 +24,7 @@ from mamori.core.context import (
 )
 from mamori.core.net import client_ip
 
+_NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -88,7 +89,11 @@ class SecurityHeadersMiddleware:
         # neither the browser nor a shared cache may keep them. Static files, the public status
         # page and feeds set their own Cache-Control and are left alone.
         if "Cache-Control" not in response:
-            add_never_cache_headers(response)
+            # What django.utils.cache.add_never_cache_headers writes, without parsing the (absent)
+            # Cache-Control header first: this runs on every response.
+            if "Expires" not in response:
+                response.headers["Expires"] = http_date()
+            response.headers["Cache-Control"] = _NEVER_CACHE
         # ASVS 14.3.1: signing out also empties the browser's cache of this origin's pages (only
         # "cache": clearing cookies would end the sessions of other tenants on the same origin).
         if _is_sign_out(request, response):

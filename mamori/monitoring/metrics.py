@@ -66,9 +66,19 @@ class RequestMetricsMiddleware:
         if route == "monitoring:metrics":  # the scrape itself is not a request of the service
             return response
         method = request.method if request.method in _METHODS else "OTHER"
-        LATENCY.labels(route, method).observe(time.perf_counter() - start)
-        REQUESTS.labels(route, method, f"{response.status_code // 100}xx").inc()
+        status = f"{response.status_code // 100}xx"
+        children = _children.get((route, method, status))
+        if children is None:  # label lookups take a lock and build keys: once per combination
+            children = _children[(route, method, status)] = (
+                LATENCY.labels(route, method), REQUESTS.labels(route, method, status))
+        children[0].observe(time.perf_counter() - start)
+        children[1].inc()
         return response
+
+
+# (route, method, status class) → (latency child, counter child); bounded by the URLconf's
+# route names × 8 methods × 5 status classes ("unmatched" for everything without a route).
+_children: dict[tuple[str, str, str], tuple] = {}
 
 
 # --- Access ---------------------------------------------------------------------------------------

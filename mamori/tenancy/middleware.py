@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.shortcuts import render
 from django.urls import get_script_prefix, set_script_prefix, set_urlconf
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from mamori.tenancy.context import apply_db_tenant, bind_tenant, request_scope, tenant_context
 from mamori.tenancy.models import Tenant
@@ -99,6 +100,7 @@ class TenantMiddleware:
 
         request.api_token = None
         request.api_user = None
+        request.api_stack = True  # the short middleware stack of mamori.core.stacks
         scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
         parsed = parse_api_token(raw.strip()) if scheme.lower() == "bearer" else None
         unlocked = _unlocked_read(request)
@@ -114,6 +116,9 @@ class TenantMiddleware:
                     request.tenant = tenant
                     request.api_token = token
                     request.api_user = token.user
+                    refused = _over_rate_limit(request, token)
+                    if refused is not None:
+                        return refused
                 else:
                     apply_db_tenant(None)
             else:
@@ -133,16 +138,54 @@ class TenantMiddleware:
         from mamori.scim.auth import authenticate, unauthorized
 
         request.scim_token = None
+        request.api_stack = True  # the short middleware stack of mamori.core.stacks
         with nullcontext() if _unlocked_read(request) else transaction.atomic():
             token, refusal = authenticate(request)
             if token is None:  # answered here: no view, no further query in this transaction
                 return refusal or unauthorized(request)
             request.tenant = token.tenant
             request.scim_token = token
+            refused = _over_scim_rate_limit(request, token)
+            if refused is not None:
+                return refused
             with bind_tenant(token.tenant):
                 response = self.get_response(request)
                 _rollback_on_error(response)
                 return response
+
+
+def _over_rate_limit(request, token):
+    """The 429 problem if the token is over ``MAMORI_API_RATE_LIMIT`` (``mamori.access.ratelimit``)."""
+    from mamori.access.ratelimit import check_token
+    from mamori.audit.events import Actor
+
+    wait = check_token("api", token, actor=lambda: Actor.for_api_token(token))
+    if not wait:
+        return None
+    from mamori.api.auth import activate_request_language
+    from mamori.api.problems import problem
+
+    activate_request_language(request, token.user)
+    return problem(request, 429, _("This token sent too many requests. Wait %(seconds)d seconds and try "
+                                   "again.") % {"seconds": int(wait)},
+                   headers={"Retry-After": str(int(wait))})
+
+
+def _over_scim_rate_limit(request, token):
+    from mamori.access.ratelimit import check_token
+    from mamori.scim.actions import scim_actor
+
+    wait = check_token("scim", token, actor=lambda: scim_actor(token))
+    if not wait:
+        return None
+    from mamori.api.auth import _accepted_language
+    from mamori.scim.responses import scim_error
+
+    with translation.override(_accepted_language(request) or token.tenant.language):
+        response = scim_error(429, _("This token sent too many requests. Wait %(seconds)d seconds and try "
+                                     "again.") % {"seconds": int(wait)})
+    response["Retry-After"] = str(int(wait))
+    return response
 
 
 def _siem_known(token):
