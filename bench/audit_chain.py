@@ -21,8 +21,8 @@ created again**), migrates, creates one tenant through ``create_tenant`` and the
    transaction.
 3. **Verification**: ``mamori.audit.verify.verify_tenant_chain`` over the whole chain
    (streams the needed columns on a server-side cursor, no model instances, inside
-   ``tenant_context`` so RLS applies), and the pure ``verify_prepared`` over payloads
-   already in memory (CPU cost only).
+   ``tenant_context`` so RLS applies), and the pure ``verify_rows`` (the same loop: decoding
+   before/after, canonical text, hash) over rows already fetched into memory (CPU cost only).
 
 Every rate is given per second of wall time, of worker CPU and of worker plus PostgreSQL
 backend CPU. ``--out DIR`` writes the results files into ``DIR`` instead of ``bench/``
@@ -66,7 +66,7 @@ def _worker(args) -> dict:
     from mamori.audit import chain as chain_module
     from mamori.audit.events import Actor, record_event, record_events
     from mamori.audit.models import AuditEvent
-    from mamori.audit.verify import stream_prepared, verify_tenant_chain
+    from mamori.audit.verify import stream_rows, verify_tenant_chain
     from mamori.records import actions as record_actions
     from mamori.records.models import Record
     from mamori.tenancy.actions import create_tenant
@@ -210,9 +210,10 @@ def _worker(args) -> dict:
     assert report.ok, report.describe()
     n = report.count
     with tenant_context(tenant):
-        payloads = list(stream_prepared(AuditEvent.objects.order_by("seq"), f"tenant:{tenant.pk}"))
+        rows, decode = stream_rows(AuditEvent.objects.order_by("seq"))
+        rows = list(rows)
     t1, c1 = time.perf_counter(), time.process_time()
-    pure = chain_module.verify_prepared(payloads)
+    pure = chain_module.verify_rows(rows, f"tenant:{tenant.pk}", **decode)
     pure_elapsed, pure_cpu = time.perf_counter() - t1, time.process_time() - c1
     assert pure.ok
     result["verify"] = {

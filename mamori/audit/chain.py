@@ -27,9 +27,17 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+try:
+    from json.encoder import c_encode_basestring as _encode_str
+except ImportError:  # pragma: no cover - CPython always has it
+    from json.encoder import py_encode_basestring as _encode_str
+
 from mamori.audit.canonical import (
+    _C_CANONICAL,
+    _CANONICAL,
     CHAIN_FIELDS,
     GENESIS_HASH,
     chain_name,
@@ -45,11 +53,21 @@ _STORED_PAYLOAD_FIELDS = tuple(name for name in CHAIN_FIELDS if name != "chain")
 _STORE_JSON = json.JSONEncoder(allow_nan=False).encode  # what json.dumps(value, allow_nan=False) gives
 
 
+def _parse_float(text: str) -> Any:
+    """A float written in exponent form that is a whole number (``1e+16``) becomes the integer
+    its decimal text means: PostgreSQL's jsonb prints it back as ``10000000000000000``, which
+    reads as an int, so the event is sealed with the value the column will return."""
+    value = float(text)
+    if ("e" in text or "E" in text) and value.is_integer():
+        return int(Decimal(text))
+    return value
+
+
 def normalise_json(value: Any) -> Any:
     """The value as the JSON column gives it back (tuples → lists, keys → strings)."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, allow_nan=False))
+    return json.loads(json.dumps(value, allow_nan=False), parse_float=_parse_float)
 
 
 def _is_plain_json(value: Any) -> bool:
@@ -81,7 +99,7 @@ def _normalised(value: Any) -> Any:
     redactor copies them)."""
     if value is None or _is_plain_json(value):
         return value
-    return json.loads(json.dumps(value, allow_nan=False))
+    return json.loads(json.dumps(value, allow_nan=False), parse_float=_parse_float)
 
 
 normalised_json = _normalised
@@ -145,6 +163,18 @@ def verify_chain(events: Iterable[Any], *, start_seq: int = 1, start_hash: str =
                            chain=chain, on_event=on_event)
 
 
+def _link_failure(seq: int, expected: int, prev_hash: str, count: int) -> VerifyResult:
+    """Why an event does not follow the previous one: a wrong sequence number (duplicate,
+    reordered, or events missing before it), else a ``prev_hash`` that does not link."""
+    if seq < expected:
+        return VerifyResult(False, seq, "duplicate or out-of-order sequence number", expected - 1, prev_hash, count)
+    if seq > expected:
+        missing = f"{expected}" if seq == expected + 1 else f"{expected}–{seq - 1}"
+        return VerifyResult(False, expected, f"event(s) {missing} missing (deleted)", expected - 1, prev_hash, count)
+    return VerifyResult(False, seq, "prev_hash does not match the previous event's hash "
+                        "(inserted, removed or reordered event)", expected - 1, prev_hash, count)
+
+
 def verify_prepared(items: Iterable[tuple[dict[str, Any], str]], *, start_seq: int = 1,
                     start_hash: str = GENESIS_HASH, chain: str | None = None, on_event=None) -> VerifyResult:
     """``verify_chain`` over ``(payload, stored_hash)`` pairs whose payload holds exactly the
@@ -161,15 +191,8 @@ def verify_prepared(items: Iterable[tuple[dict[str, Any], str]], *, start_seq: i
             return VerifyResult(False, expected, "unsealed event (no sequence number)", expected - 1, prev_hash, count)
         if chain is not None and payload["chain"] != chain:
             return VerifyResult(False, seq, f"event belongs to chain {payload['chain']}", expected - 1, prev_hash, count)
-        if seq != expected:
-            if seq < expected:
-                return VerifyResult(False, seq, "duplicate or out-of-order sequence number", expected - 1,
-                                    prev_hash, count)
-            missing = f"{expected}" if seq == expected + 1 else f"{expected}–{seq - 1}"
-            return VerifyResult(False, expected, f"event(s) {missing} missing (deleted)", expected - 1, prev_hash, count)
-        if payload["prev_hash"] != prev_hash:
-            return VerifyResult(False, seq, "prev_hash does not match the previous event's hash "
-                                "(inserted, removed or reordered event)", expected - 1, prev_hash, count)
+        if seq != expected or payload["prev_hash"] != prev_hash:
+            return _link_failure(seq, expected, prev_hash, count)
         if sha256(text(payload).encode("utf-8")).hexdigest() != stored_hash:
             return VerifyResult(False, seq, "hash mismatch (event content changed)", expected - 1, prev_hash, count)
         count += 1
@@ -178,6 +201,111 @@ def verify_prepared(items: Iterable[tuple[dict[str, Any], str]], *, start_seq: i
             on_event(seq, stored_hash)
         expected += 1
     return VerifyResult(True, None, "", expected - 1, prev_hash, count)
+
+
+# --- Verifying stored rows, without building payload dicts ------------------------------------
+# The payload's keys are always ``CHAIN_FIELDS``, so the canonical encoder's key sort always gives
+# the same order; ``verify_rows`` writes that order out once and encodes each value with the pieces
+# the canonical encoder itself uses for it: its string encoder (``c_encode_basestring``, the one
+# ``ensure_ascii=False`` selects) for text, ``int.__repr__`` for the sequence number, ``null`` for
+# None and the canonical encoder itself for the JSON values (before/after), whose nested output is
+# the same as at the top level. The rows come from the event tables, whose column types fix the
+# value types; a value of any other type raises TypeError (the string encoder refuses
+# non-strings) and that row takes the payload dict and ``fast_canonical_text``.
+# tests/audit/test_canonical_fast.py checks with hypothesis that a row verifies exactly when its
+# stored hash is ``event_hash`` of its payload.
+if tuple(sorted(CHAIN_FIELDS)) != ("action", "actor_id", "actor_label", "actor_type", "after", "before", "chain",
+                                   "ip", "occurred_at", "prev_hash", "request_id", "seq", "target_id",
+                                   "target_label", "target_type", "user_agent"):  # pragma: no cover
+    raise ImportError("CHAIN_FIELDS changed: update the key order of verify_rows and _payload_text")
+#: Stored columns of an event in the order ``verify_rows`` reads them (then the stored hash).
+ROW_COLUMNS = ("seq", "occurred_at", "action", "actor_type", "actor_id", "actor_label", "target_type",
+               "target_id", "target_label", "before", "after", "ip", "user_agent", "request_id", "prev_hash")
+#: ``"".join(_json_chunks(value, 0))``: a JSON value as the canonical encoder writes it.
+_json_chunks = _C_CANONICAL if _C_CANONICAL is not None else lambda value, _level: [_CANONICAL.encode(value)]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def verify_rows(rows: Iterable[tuple], chain: str, *, start_seq: int = 1, start_hash: str = GENESIS_HASH,
+                on_event=None, loads=None, time_text=None, ip_text=None) -> VerifyResult:
+    """``verify_prepared`` over stored rows of ``chain`` (``ROW_COLUMNS`` then the stored hash;
+    ``mamori.audit.verify.stream_rows`` reads them). Same checks, in the same order, with the same
+    results; the rows come from a query scoped to the chain, so there is no chain check.
+
+    Decoding happens in this one loop: ``loads`` (before/after stored as JSON text), ``time_text``
+    (the stored time to the writer's form), ``ip_text`` (an address holding a colon to the
+    writer's form); None when the rows already hold the writer's form.
+    """
+    expected = start_seq
+    prev_hash = start_hash
+    count = 0
+    sha256 = hashlib.sha256
+    s = _encode_str
+    chunks = _json_chunks
+    join = "".join
+    loads = loads or _identity
+    chain_text = s(chain)
+    for row in rows:
+        (seq, when, action, actor_type, actor_id, actor_label, target_type, target_id, target_label, before,
+         after, ip, user_agent, request_id, row_prev_hash, stored_hash) = row
+        if seq is None:
+            return VerifyResult(False, expected, "unsealed event (no sequence number)", expected - 1, prev_hash, count)
+        if seq != expected or row_prev_hash != prev_hash:
+            return _link_failure(seq, expected, prev_hash, count)
+        if time_text is not None:
+            when = time_text(when)
+        if before is not None:
+            before = loads(before)
+        if after is not None:
+            after = loads(after)
+        if ip is not None and ip_text is not None:
+            ip = ip_text(ip)
+        try:
+            if type(seq) is not int:
+                raise TypeError("seq")
+            text = (f'{{"action":{s(action)},"actor_id":{s(actor_id)},"actor_label":{s(actor_label)},'
+                    f'"actor_type":{s(actor_type)},"after":{"null" if after is None else join(chunks(after, 0))},'
+                    f'"before":{"null" if before is None else join(chunks(before, 0))},"chain":{chain_text},'
+                    f'"ip":{"null" if ip is None else s(ip)},"occurred_at":{s(when)},"prev_hash":{s(row_prev_hash)},'
+                    f'"request_id":{s(request_id)},"seq":{int.__repr__(seq)},"target_id":{s(target_id)},'
+                    f'"target_label":{s(target_label)},"target_type":{s(target_type)},"user_agent":{s(user_agent)}}}')
+        except TypeError:  # a value of a type no stored row has: the payload dict and the canonical encoder
+            payload = dict(zip(ROW_COLUMNS, (seq, when, action, actor_type, actor_id, actor_label, target_type,
+                                             target_id, target_label, before, after, ip, user_agent, request_id,
+                                             row_prev_hash), strict=True))
+            payload["chain"] = chain
+            text = fast_canonical_text(payload)
+        if sha256(text.encode("utf-8")).hexdigest() != stored_hash:
+            return VerifyResult(False, seq, "hash mismatch (event content changed)", expected - 1, prev_hash, count)
+        count += 1
+        prev_hash = stored_hash
+        if on_event is not None:
+            on_event(seq, stored_hash)
+        expected += 1
+    return VerifyResult(True, None, "", expected - 1, prev_hash, count)
+
+
+def _payload_text(payload: dict[str, Any], before_text: str, after_text: str) -> str:
+    """``fast_canonical_text(payload)`` for a writer's payload, written out like ``verify_rows``
+    does (``before_text``/``after_text``: its before/after as the canonical encoder writes them);
+    TypeError when a value is of a type the template does not write (the caller then encodes
+    the payload dict)."""
+    seq = payload["seq"]
+    if type(seq) is not int:
+        raise TypeError("seq")
+    s = _encode_str
+    ip = payload["ip"]
+    return (f'{{"action":{s(payload["action"])},"actor_id":{s(payload["actor_id"])},'
+            f'"actor_label":{s(payload["actor_label"])},"actor_type":{s(payload["actor_type"])},'
+            f'"after":{after_text},"before":{before_text},"chain":{s(payload["chain"])},'
+            f'"ip":{"null" if ip is None else s(ip)},"occurred_at":{s(payload["occurred_at"])},'
+            f'"prev_hash":{s(payload["prev_hash"])},"request_id":{s(payload["request_id"])},'
+            f'"seq":{int.__repr__(seq)},"target_id":{s(payload["target_id"])},'
+            f'"target_label":{s(payload["target_label"])},"target_type":{s(payload["target_type"])},'
+            f'"user_agent":{s(payload["user_agent"])}}}')
 
 
 # --- Sealing (Django side) ------------------------------------------------------------------
@@ -223,6 +351,8 @@ class _Statement:
     row: str = ""  # SQLite: one row's placeholders
     columns_sql: str = ""  # PostgreSQL: the whole INSERT (one delimited text per column)
     kinds: tuple = ()  # PostgreSQL, per field: "text", "int", "json" (how ``_column_texts`` writes it)
+    values_sql: str = ""  # PostgreSQL, small batches: "INSERT … VALUES {} RETURNING …" ({}: the rows)
+    values_row: str = ""  # PostgreSQL: one row's placeholders, cast to the column types but text
 
 
 _STATEMENTS: dict[tuple, _Statement] = {}
@@ -278,7 +408,14 @@ def _statement(model, connection) -> _Statement:
         columns_sql = (f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} "  # noqa: S608
                        f"FROM unnest({', '.join([split] * len(fields))}) "
                        f"AS u({', '.join(f'c{i}' for i in range(len(fields)))}) RETURNING {pk}, {qn('seq')}")
-        statement = _Statement(fields, others, sql, columns_sql=columns_sql, kinds=tuple(kinds))
+        # Text parameters stay untyped (PostgreSQL assigns them to their varchar(n) columns, which
+        # refuses over-long values; a cast to varchar(n) would truncate them).
+        values_row = "(" + ", ".join("%s" if d.endswith(" text") else f"%s::{d.split(' ', 1)[1]}"
+                                     for d in definitions) + ")"
+        statement = _Statement(fields, others, sql, columns_sql=columns_sql, kinds=tuple(kinds),
+                               values_sql=f"INSERT INTO {table} ({columns}) VALUES {{}} "  # noqa: S608
+                                          f"RETURNING {pk}, {qn('seq')}",
+                               values_row=values_row)
     else:
         statement = _Statement(fields, others, f"INSERT INTO {table} ({columns}) VALUES ",  # noqa: S608
                                "(" + ", ".join(["%s"] * len(fields)) + ")")
@@ -293,7 +430,7 @@ _NULL = "\x1e"
 
 
 def _column_texts(statement: _Statement, payloads: list[dict], hashes: list[str],
-                  extras: list[dict]) -> list[str] | None:
+                  extras: list[dict], json_texts: dict[str, list[str]] | None = None) -> list[str] | None:
     """One parameter per column for ``statement.columns_sql``: the separator, then the batch's
     values joined by the separator (NULL as the NULL marker). None when a value holds either
     character (or a text column holds a non-string), so the caller takes the JSON form."""
@@ -309,7 +446,11 @@ def _column_texts(statement: _Statement, payloads: list[dict], hashes: list[str]
         else:
             values = [extra[name] for extra in extras]
         nulls = 0
-        if kind == "json":
+        known = json_texts.get(name) if json_texts else None
+        if kind == "json" and known is not None:  # the canonical texts the hashing wrote already
+            values = [null if value is None else text for value, text in zip(values, known, strict=True)]
+            nulls = values.count(null)
+        elif kind == "json":
             values = [null if value is None else encode(value) for value in values]
             nulls = values.count(null)
         elif kind == "int":
@@ -333,10 +474,39 @@ INSERT_BATCH = 500
 INSERT_BATCH_PG = 2000
 
 
+#: Batches of up to this many events take the VALUES form on PostgreSQL: for one event (an audited
+#: write) the server parses and plans it in a fraction of the unnest form's time.
+VALUES_BATCH_PG = 8
+
+
+def _insert_pg_values(connection, statement: _Statement, payloads: list[dict], hashes: list[str],
+                      extras: list[dict], json_texts: dict[str, list[str]], head: tuple[str, int, str] | None) -> dict:
+    """The INSERT as rows of bound parameters (small batches): each value exactly as hashed (the
+    JSON columns as their canonical text), cast to its column's type by the statement."""
+    params: list[Any] = []
+    for i, (payload, hash_, extra) in enumerate(zip(payloads, hashes, extras, strict=True)):
+        for field, kind in zip(statement.fields, statement.kinds, strict=True):
+            name = field.attname
+            if name == "hash":
+                params.append(hash_)
+            elif kind == "json":
+                params.append(None if payload[name] is None else json_texts[name][i])
+            elif name in payload:
+                params.append(payload[name])
+            else:
+                params.append(extra[name])
+    sql = statement.values_sql.replace("{}", ", ".join([statement.values_row] * len(payloads)), 1)
+    return _execute_pg(connection, sql, params, head)
+
+
 def _insert_pg(connection, statement: _Statement, params: list[Any], head: tuple[str, int, str] | None,
                columns: bool) -> dict:
     """Run the INSERT (``columns``: the column-text form, else the JSON form) with ``params``."""
-    sql = statement.columns_sql if columns else statement.sql
+    return _execute_pg(connection, statement.columns_sql if columns else statement.sql, params, head)
+
+
+def _execute_pg(connection, sql: str, params: list[Any], head: tuple[str, int, str] | None) -> dict:
+    """Run an INSERT … RETURNING id, seq, storing the new head hash in the same statement when ``head``."""
     if head is not None:  # store the new head hash in the same statement (one round trip less)
         from mamori.audit.models import ChainHead
 
@@ -417,26 +587,44 @@ def seal_payloads(model, chain: str, payloads: list[dict[str, Any]], times: list
     seq, prev_hash = _lock_head(connection, chain, len(payloads))
     first = seq
     sha256 = hashlib.sha256
-    text = fast_canonical_text
+    chunks = _json_chunks
+    join = "".join
     hashes: list[str] = []
     canonicals: list[str] = []
+    # before/after as the canonical encoder writes them: in the hashed text and, on PostgreSQL,
+    # the jsonb column texts (``_column_texts``), encoded once for both.
+    befores: list[str] = []
+    afters: list[str] = []
     for payload in payloads:
         payload["seq"] = seq
         payload["prev_hash"] = prev_hash
-        canonical = text(payload)
+        value = payload["before"]
+        before_text = "null" if value is None else join(chunks(value, 0))
+        value = payload["after"]
+        after_text = "null" if value is None else join(chunks(value, 0))
+        try:
+            canonical = _payload_text(payload, before_text, after_text)
+        except TypeError:  # a value the template does not write: the canonical encoder itself
+            canonical = fast_canonical_text(payload)
         prev_hash = sha256(canonical.encode("utf-8")).hexdigest()
         hashes.append(prev_hash)
         if pg:
             canonicals.append(canonical)
+            befores.append(before_text)
+            afters.append(after_text)
         seq += 1
     last_seq, last_hash = seq - 1, prev_hash
     ids: dict[int, int] = {}
-    if pg:
+    if pg and len(payloads) <= VALUES_BATCH_PG:  # the whole call in one small statement
+        ids.update(_insert_pg_values(connection, statement, payloads, hashes, extras,
+                                     {"before": befores, "after": afters}, (chain, last_seq, last_hash)))
+    elif pg:
         step = INSERT_BATCH_PG
         for start in range(0, len(payloads), step):
             end = start + step
             head = (chain, last_seq, last_hash) if end >= len(payloads) else None
-            params = _column_texts(statement, payloads[start:end], hashes[start:end], extras[start:end])
+            params = _column_texts(statement, payloads[start:end], hashes[start:end], extras[start:end],
+                                   {"before": befores[start:end], "after": afters[start:end]})
             if params is not None:
                 ids.update(_insert_pg(connection, statement, params, head, columns=True))
             else:

@@ -31,16 +31,14 @@ from django.db.models import CharField, Func, TextField
 from django.db.models.functions import Cast
 
 from mamori.audit.canonical import GENESIS_HASH, chain_name, format_time
-from mamori.audit.chain import normalise_ip, verify_prepared
+from mamori.audit.chain import ROW_COLUMNS, normalise_ip, verify_rows
 from mamori.audit.digests import digest_problem
 from mamori.audit.models import AuditDigest, AuditEvent, ChainHead, ProviderEvent
 
 CHUNK_SIZE = 5000
 #: Selected per event, in this order; ``hash`` last (everything before it is the payload).
-_COLUMNS = ("seq", "occurred_at", "action", "actor_type", "actor_id", "actor_label", "target_type",
-            "target_id", "target_label", "before", "after", "ip", "user_agent", "request_id",
-            "prev_hash", "hash")
-_PAYLOAD_KEYS = _COLUMNS[:-1]
+_COLUMNS = (*ROW_COLUMNS, "hash")
+_PAYLOAD_KEYS = ROW_COLUMNS
 
 
 class _UtcText(Func):
@@ -77,7 +75,9 @@ def _time_text(value) -> str:
         text = value.replace(" ", "T", 1)
         if "." not in text:
             text += ".000000"
-        return text[:26] + "Z"
+        # Django writes exactly six fractional digits: anything longer is kept whole, so a value
+        # with text appended after the microseconds hashes differently and fails verification.
+        return text + "Z"
     if value.tzinfo is None:  # SQLite's converter: naive, stored in UTC (USE_TZ)
         value = value.replace(tzinfo=UTC)
     return format_time(value)
@@ -99,50 +99,61 @@ def _loads(text: str) -> Any:
     return value
 
 
-def stream_prepared(queryset, chain: str) -> Iterator[tuple[dict[str, Any], str]]:
-    """Rows of ``queryset`` as ``(payload, stored_hash)`` for ``verify_prepared``.
+def _ip_text(value) -> str:
+    """The stored address as the writer hashed it: IPv6 through ``ipaddress`` (PostgreSQL prints
+    some forms differently: IPv4-mapped addresses as ::ffff:1.2.3.4, Python as ::ffff:102:304)."""
+    if type(value) is str and ":" not in value:
+        return value
+    value = str(value)
+    return normalise_ip(value) if ":" in value else value
+
+
+def stream_rows(queryset) -> tuple[Iterator[tuple], dict[str, Any]]:
+    """Rows of ``queryset`` for ``mamori.audit.chain.verify_rows``, and the decoding keywords
+    that function needs for them: ``ROW_COLUMNS`` then the stored hash.
 
     Runs the queryset's SQL on a chunked cursor (server-side on PostgreSQL), so memory
-    stays constant whatever the chain's length, and skips the ORM's per-row converters:
-    the time comes as text (formatted by PostgreSQL; SQLite's stored text, read without
-    the driver's converter), JSON as text for ``json.loads``.
+    stays constant whatever the chain's length, and skips the ORM's per-row converters and
+    model instances: the time comes as text (formatted by PostgreSQL; SQLite's stored text, read
+    without the driver's converter), JSON as text.
     """
     from django.db import connections
 
     connection = connections[queryset.db]
-    if connection.vendor == "postgresql":
-        time_column = _UtcText("occurred_at")
-    else:
-        time_column = Cast("occurred_at", TextField())
+    pg = connection.vendor == "postgresql"
+    time_column = _UtcText("occurred_at") if pg else Cast("occurred_at", TextField())
     columns = ["_t" if name == "occurred_at" else name for name in _COLUMNS]
     sql, params = queryset.annotate(_t=time_column).values_list(*columns).query.sql_with_params()
-    pg = connection.vendor == "postgresql"
+
+    def rows() -> Iterator[tuple]:
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql, params)
+            while True:
+                batch = cursor.fetchmany(CHUNK_SIZE)
+                if not batch:
+                    break
+                yield from batch
+
+    return rows(), {"loads": _loads, "time_text": None if pg else _time_text, "ip_text": _ip_text}
+
+
+def stream_prepared(queryset, chain: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """Rows of ``queryset`` as ``(payload, stored_hash)`` for ``verify_prepared`` (payload dicts
+    holding exactly ``CHAIN_FIELDS``, decoded as ``verify_rows`` decodes them)."""
+    rows, decode = stream_rows(queryset)
+    loads, time_text = decode["loads"], decode["time_text"]
     keys = _PAYLOAD_KEYS
-    loads = _loads
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while True:
-            rows = cursor.fetchmany(CHUNK_SIZE)
-            if not rows:
-                break
-            for row in rows:
-                payload = dict(zip(keys, row))  # noqa: B905 - the row ends with the hash
-                payload["chain"] = chain
-                if not pg:
-                    payload["occurred_at"] = _time_text(payload["occurred_at"])
-                value = payload["before"]
-                if value is not None:
-                    payload["before"] = loads(value)
-                value = payload["after"]
-                if value is not None:
-                    payload["after"] = loads(value)
-                value = payload["ip"]
-                if value is not None:
-                    value = str(value)
-                    # IPv6 as the writer hashed it (ipaddress); PostgreSQL prints some forms differently
-                    # (IPv4-mapped addresses as ::ffff:1.2.3.4, Python as ::ffff:102:304).
-                    payload["ip"] = normalise_ip(value) if ":" in value else value
-                yield payload, row[-1]
+    for row in rows:
+        payload = dict(zip(keys, row))  # noqa: B905 - the row ends with the hash
+        payload["chain"] = chain
+        if time_text is not None:
+            payload["occurred_at"] = time_text(payload["occurred_at"])
+        for name in ("before", "after"):
+            if payload[name] is not None:
+                payload[name] = loads(payload[name])
+        if payload["ip"] is not None:
+            payload["ip"] = _ip_text(payload["ip"])
+        yield payload, row[-1]
 
 
 def stream_payloads(queryset, chain: str) -> Iterator[dict[str, Any]]:
@@ -211,9 +222,9 @@ def verify_stored_chain(queryset, chain: str, label: str) -> ChainReport:
         if digest is not None and digest.head_hash != hash_ and not mismatch:
             mismatch.append(seq)
 
-    result = verify_prepared(stream_prepared(sealed.filter(seq__lte=head_seq).order_by("seq"), chain),
-                             start_seq=start_seq, start_hash=start_hash, chain=chain,
-                             on_event=check_digest if expected else None)
+    rows, decode = stream_rows(sealed.filter(seq__lte=head_seq).order_by("seq"))
+    result = verify_rows(rows, chain, start_seq=start_seq, start_hash=start_hash,
+                         on_event=check_digest if expected else None, **decode)
     n = len(digests)
     if mismatch and (result.ok or mismatch[0] < (result.first_bad_seq or 0)):
         earlier = [d.up_to_seq for d in digests if d.up_to_seq < mismatch[0]]

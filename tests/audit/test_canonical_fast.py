@@ -11,11 +11,16 @@ from hypothesis import strategies as st
 
 from mamori.audit import canonical
 from mamori.audit.chain import (
+    ROW_COLUMNS,
     _is_plain_json,
+    _json_chunks,
     _normalised,
+    _payload_text,
     normalise_json,
     payload_for,
     verify_chain,
+    verify_prepared,
+    verify_rows,
 )
 from mamori.audit.events import Actor, record_event, record_events
 from mamori.audit.models import AuditEvent
@@ -46,6 +51,67 @@ def test_fast_canonical_bytes_equal_canonical_bytes(payload):
     assert canonical.fast_canonical_bytes(payload) == expected
     assert verify_evidence.canonical_bytes(payload) == expected  # the standalone verifier's copy
     assert canonical.fast_event_hash(payload) == canonical.event_hash(payload)
+
+
+def _row(payload: dict, stored_hash: str, stored_json=None) -> tuple:
+    row = [payload[name] for name in ROW_COLUMNS]
+    if stored_json is not None:
+        row[9:11] = [None if value is None else stored_json(value) for value in row[9:11]]
+    return (*row, stored_hash)
+
+
+@settings(max_examples=400, deadline=None)
+@given(payloads, st.sampled_from([None, json.dumps, lambda value: json.dumps(value, ensure_ascii=False)]))
+def test_verify_rows_accepts_exactly_the_canonical_hash(payload, stored_json):
+    """``verify_rows`` writes the canonical text itself (no payload dict): a stored row verifies
+    when its hash is ``event_hash`` of its payload, and not with any other payload's hash."""
+    good = canonical.event_hash(payload)
+    loads = None if stored_json is None else json.loads
+    keywords = {"start_seq": payload["seq"], "start_hash": payload["prev_hash"], "loads": loads}
+    result = verify_rows([_row(payload, good, stored_json)], payload["chain"], **keywords)
+    assert result.ok and result.last_hash == good and result.count == 1
+    assert result == verify_prepared([(payload, good)], start_seq=payload["seq"], start_hash=payload["prev_hash"])
+    changed = dict(payload, target_label=payload["target_label"] + "x")
+    bad = verify_rows([_row(changed, good, stored_json)], payload["chain"], **keywords)
+    assert not bad.ok and bad.first_bad_seq == payload["seq"] and bad.reason.startswith("hash mismatch")
+    other_chain = verify_rows([_row(payload, good, stored_json)], payload["chain"] + "0", **keywords)
+    assert not other_chain.ok
+
+
+@settings(max_examples=400, deadline=None)
+@given(payloads)
+def test_writer_payload_text_is_the_canonical_text(payload):
+    """The writer's template (before/after encoded once, for the hash and the jsonb columns)."""
+    def encoded(value):
+        return "null" if value is None else "".join(_json_chunks(value, 0))
+
+    text = _payload_text(payload, encoded(payload["before"]), encoded(payload["after"]))
+    assert text.encode("utf-8") == canonical.canonical_bytes(payload)
+
+
+def test_writer_payload_text_refuses_what_it_does_not_write():
+    payload = {name: "" for name in canonical.CHAIN_FIELDS} | {"seq": 1, "before": None, "after": None, "ip": None}
+    assert _payload_text(payload, "null", "null") == canonical.canonical_bytes(payload).decode()
+    for name, value in (("seq", True), ("seq", 1.0), ("actor_id", 5), ("ip", 1), ("request_id", None)):
+        try:
+            _payload_text(dict(payload, **{name: value}), "null", "null")
+        except TypeError:
+            continue
+        raise AssertionError(f"{name}={value!r} was written by the template")
+
+
+def test_verify_rows_values_of_unexpected_types_take_the_canonical_encoder():
+    payload = {"chain": "tenant:1", "seq": 3, "occurred_at": "t", "action": 5, "actor_type": None,
+               "actor_id": "", "actor_label": 1.5, "target_type": "", "target_id": True, "target_label": "",
+               "before": None, "after": [1, "x"], "ip": None, "user_agent": "", "request_id": "", "prev_hash": "p"}
+    good = canonical.event_hash(payload)
+    assert verify_rows([_row(payload, good)], "tenant:1", start_seq=3, start_hash="p").ok
+    assert not verify_rows([_row(dict(payload, action=6), good)], "tenant:1", start_seq=3, start_hash="p").ok
+    # A boolean sequence number is written "true" by the canonical encoder, never "1".
+    flagged = dict(payload, seq=True)
+    assert verify_rows([_row(flagged, canonical.event_hash(flagged))], "tenant:1", start_seq=1, start_hash="p").ok
+    assert not verify_rows([_row(flagged, canonical.event_hash(dict(payload, seq=1)))], "tenant:1", start_seq=1,
+                           start_hash="p").ok
 
 
 @settings(max_examples=300, deadline=None)
@@ -110,7 +176,9 @@ TRICKY = ["", "\x1f", "\x1e", "a\x1fb\x1ec", "tab\there", "new\nline\r", "back\\
 db_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
 
 
-def _write_and_check(admin, labels: list[str], monkeypatch, batch: int) -> list[bool]:
+def _write_and_check(admin, labels: list[str], monkeypatch, batch: int, values: bool = False) -> list[bool]:
+    """``values``: small calls take the VALUES form (bound parameters), as they do by default;
+    otherwise every call takes the column or JSON form."""
     from mamori.audit import chain
 
     forms: list[bool] = []
@@ -122,6 +190,7 @@ def _write_and_check(admin, labels: list[str], monkeypatch, batch: int) -> list[
 
     monkeypatch.setattr(chain, "_insert_pg", spy)
     monkeypatch.setattr(chain, "INSERT_BATCH_PG", batch)
+    monkeypatch.setattr(chain, "VALUES_BATCH_PG", 100 if values else 0)
     items = [{"target": ("records.record", i, label[:300]),
               "before": None if i % 3 == 0 else {"k": label, label: [label, None, i]},
               "after": {"v": label} if i % 2 else None} for i, label in enumerate(labels)]
@@ -137,6 +206,8 @@ def _write_and_check(admin, labels: list[str], monkeypatch, batch: int) -> list[
 def test_writer_stores_exactly_what_it_hashed_whatever_the_characters(tenant, admin, monkeypatch):
     forms = _write_and_check(admin, TRICKY, monkeypatch, batch=3)
     _write_and_check(admin, [""], monkeypatch, batch=3)  # one event, empty strings everywhere
+    assert _write_and_check(admin, TRICKY, monkeypatch, batch=3, values=True) == []
+    _write_and_check(admin, [""], monkeypatch, batch=3, values=True)
     assert verify_tenant_chain(tenant).ok
     if connection.vendor == "postgresql":
         # Batches without a separator character take the column form, the others the JSON form.
@@ -144,7 +215,7 @@ def test_writer_stores_exactly_what_it_hashed_whatever_the_characters(tenant, ad
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(db_text, min_size=1, max_size=6), st.integers(1, 4))
-def test_writer_round_trip_property(tenant, admin, monkeypatch, labels, batch):
-    _write_and_check(admin, labels, monkeypatch, batch)
+@given(st.lists(db_text, min_size=1, max_size=6), st.integers(1, 4), st.booleans())
+def test_writer_round_trip_property(tenant, admin, monkeypatch, labels, batch, values):
+    _write_and_check(admin, labels, monkeypatch, batch, values)
     assert verify_tenant_chain(tenant).ok

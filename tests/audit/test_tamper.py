@@ -258,3 +258,25 @@ def test_allow_purge_permits_delete_only(chain, tenant):
         assert cursor.fetchone() == ("mamori_app", "off")
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(seq=first + 1).delete()
+
+
+def test_text_appended_to_a_stored_time_is_detected(chain, tenant):
+    """SQLite keeps times as text: characters added after the microseconds must not be ignored."""
+    if connection.vendor != "sqlite":
+        pytest.skip("times are text only on SQLite")
+    with as_owner_without_trigger() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET occurred_at = occurred_at || '9' WHERE tenant_id = %s AND seq = 4",
+                       [tenant.pk])
+    assert "first bad seq 4" in verify_fails("--tenant", "acme")
+
+
+@pytest.mark.parametrize("value", [1e16, -2.5e20, 1e300, 123456789.0, 0.1, 1e-7, 1.5])
+def test_numbers_in_before_and_after_verify_after_the_database_round_trip(tenant, admin, value):
+    """PostgreSQL's jsonb prints 1e16 as 10000000000000000 (an integer when read back): such
+    floats are stored as the integers they equal, so the sealed hash and the stored row agree."""
+    with transaction.atomic():
+        record_event("record.updated", actor=Actor.for_user(admin), target=("records.record", 1, "R"),
+                     before={"amount": value}, after={"amounts": [value, {"x": value}]})
+    call_command("audit", "verify", "--tenant", "acme")
+    stored = AuditEvent.objects.order_by("-seq").first()
+    assert float(stored.before["amount"]) == value
