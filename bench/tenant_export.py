@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1_000_000, help="records in the tenant (default 1,000,000)")
     parser.add_argument("--databases", default="sqlite", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--profile", default="", help="write a cProfile of build_export to this path (.prof)")
+    parser.add_argument("--no-save", action="store_true",
+                        help="print the figures only; do not write the results files (quick runs while iterating)")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(_worker(args)))
@@ -208,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tenant export benchmark on {kind} ({args.records:,} records)…", file=sys.stderr)
         extra = ["--profile", str(Path(args.profile).resolve()) + f".{kind}"] if args.profile else []
         run = run_worker(kind, __file__, ["--records", str(args.records), *extra], name="tenant-export")
-        _write(kind, run)
+        if not args.no_save:
+            _write(kind, run)
         print(json.dumps({kind: run}, indent=2), file=sys.stderr)
         e = run["export"]
         ok = e["rows_per_s"] >= TARGET_ROWS_PER_S and e["peak_rss_mib"] * 1.048576 <= TARGET_RSS_MB

@@ -7,6 +7,7 @@ import csv
 import errno
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -127,8 +128,10 @@ def test_files_are_byte_identical_to_csv_writer_and_json_dumps(admin, batch):
         Record.objects.exclude(pk=first.pk).filter(pk__lte=first.pk + 2).update(properties="'text")
     export = run_export(admin, batch=batch)
     assert export.status == TenantExport.Status.COMPLETED, export.error
-    archive = read_zip(export)
+    _assert_files_equal_csv_writer_and_json_dumps(read_zip(export), admin.tenant)
 
+
+def _assert_files_equal_csv_writer_and_json_dumps(archive, tenant) -> None:
     def cell(value) -> str:
         if value is None or isinstance(value, bool) or (isinstance(value, int | float)):
             return "" if value is None else expected_csv(value)
@@ -139,7 +142,7 @@ def test_files_are_byte_identical_to_csv_writer_and_json_dumps(admin, batch):
             continue  # changed by the export itself
         columns = walk.column_names(walk.exportable_fields(table.model))
         stem = ex.table_file_stem(table)
-        db = _db_rows(table, admin.tenant)
+        db = _db_rows(table, tenant)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(columns)
@@ -148,6 +151,71 @@ def test_files_are_byte_identical_to_csv_writer_and_json_dumps(admin, batch):
         expected = "".join(json.dumps({c: expected_json(v) for c, v in zip(columns, values, strict=True)},
                                       ensure_ascii=False, separators=(",", ":")) + "\n" for values in db)
         assert archive.read(stem + ".jsonl") == expected.encode("utf-8"), table.label
+
+
+def _awkward_times_and_nulls(admin) -> None:
+    """Times with microseconds 0 and with trailing zeros (PostgreSQL's text drops them), a year
+    before 1000, NULLs in a few rows of a nullable time and foreign key column."""
+    from mamori.records.models import Record
+
+    make_data(admin)
+    with tenant_context(admin.tenant):
+        pks = list(Record.objects.order_by("pk").values_list("pk", flat=True))
+        stamps = [datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 500000, tzinfo=UTC),
+                  datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+                  datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.get_fixed_timezone(540))]
+        for pk, stamp in zip(pks, stamps, strict=False):
+            Record.objects.filter(pk=pk).update(updated_at=stamp, reviewed_at=stamp)
+        Record.objects.filter(pk=pks[-1]).update(created_by=None, reviewed_by=admin)
+
+
+@pytest.mark.parametrize("batch", [2, None])
+def test_awkward_times_and_sparse_nulls_are_written_exactly(admin, batch):
+    _awkward_times_and_nulls(admin)
+    export = run_export(admin, batch=batch)
+    assert export.status == TenantExport.Status.COMPLETED, export.error
+    archive = read_zip(export)
+    _assert_files_equal_csv_writer_and_json_dumps(archive, admin.tenant)
+    lines = parse_jsonl(archive.read("tables/records.record.jsonl"))
+    assert {line["updated_at"] for line in lines} >= {"2026-01-02T03:04:05.000000Z", "2026-01-02T03:04:05.500000Z",
+                                                       "999-12-31T23:59:59.000001Z", "2026-12-31T14:59:59.999999Z"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_outside_a_transaction_reads_ahead_on_its_own_connection(admin, monkeypatch):
+    """In a worker (no transaction around ``build_export``), PostgreSQL batches are read by a second
+    thread with its own connection (as the application role, under RLS): same files."""
+    _awkward_times_and_nulls(admin)
+    threaded = []
+    real_init = ex._Reader.__init__
+
+    def init(self):
+        real_init(self)
+        threaded.append(self._pool is not None)
+
+    monkeypatch.setattr(ex._Reader, "__init__", init)
+    export = run_export(admin, batch=3)
+    assert threaded == [connection.vendor == "postgresql"]
+    assert export.status == TenantExport.Status.COMPLETED, export.error
+    _assert_files_equal_csv_writer_and_json_dumps(read_zip(export), admin.tenant)
+
+
+def test_column_helpers_match_csv_writer_and_the_row_encoders():
+    rows = [["a,b", 'q"x', "p\x1fq,r", "", "\r\n", "plain"], ['"', ",", "\n"]]
+    for cells in rows:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerow(cells)
+        assert ",".join(ex._csv_column(list(cells))) + "\r\n" == out.getvalue()
+    texts = ["2026-01-02 03:04:05+00", "2026-01-02 03:04:05.5+00", "2026-01-02 03:04:05.123456+00"]
+    assert ex._pg_time_texts(texts) == ["2026-01-02T03:04:05.000000Z", "2026-01-02T03:04:05.500000Z",
+                                        "2026-01-02T03:04:05.123456Z"]
+    assert ex._pg_time_texts(["0999-01-02 03:04:05+00"]) is None and ex._pg_time_texts([None]) is None
+    assert ex._pg_time_json("0999-01-02 03:04:05+00") == "999-01-02T03:04:05.000000Z"
+    assert ex._pg_time_json("2026-01-02 12:04:05.25+09") == "2026-01-02T03:04:05.250000Z"
+    assert ex._sqlite_time_texts(["2026-01-02 03:04:05.000001"]) == ["2026-01-02T03:04:05.000001Z"]
+    assert ex._sqlite_time_texts(["2026-01-02 03:04:05"]) is None
+    assert ex._sqlite_time_texts(["0999-01-02 03:04:05.000001"]) is None
+    assert ex._sqlite_time_texts(["2026-01-02 03:04:05.00000x"]) is None
 
 
 def test_csv_neutralises_formulas_like_the_evidence_export():
