@@ -85,9 +85,14 @@ MIDDLEWARE = [
     "mamori.tenancy.middleware.TenantMiddleware",
     # Refuses requests to a tenant from addresses outside its IP allowlist (before sign-in).
     "mamori.access.allowlist.IpAllowlistMiddleware",
+    # Content-Length, APPEND_SLASH; X-Frame-Options: for API/SCIM responses too.
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # API and SCIM requests skip the console-only middleware below, up to ApiStackEnd, except
+    # MAMORI_API_STACK (mamori.core.stacks).
+    "mamori.core.stacks.ApiStackMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "mamori.tenancy.middleware.TenantUserLanguageMiddleware",
@@ -101,10 +106,14 @@ MIDDLEWARE = [
     # After messages: it tells a user whose password expired why they are asked for a new one.
     "mamori.accounts.middleware.PasswordChangeRequiredMiddleware",
     "mamori.multifactor.middleware.MfaEnrolmentRequiredMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "mamori.operations.middleware.ProviderStaffMiddleware",
+    "mamori.core.stacks.ApiStackEnd",
+]
+# The console-stack middleware that API and SCIM requests pass through too, in this order.
+MAMORI_API_STACK = [
+    "mamori.lifecycle.middleware.TerminationGraceMiddleware",
 ]
 
 ROOT_URLCONF = "mamori.urls"
@@ -190,6 +199,16 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 LOGIN_LINK_MAX_AGE_HOURS = env_int("MAMORI_LOGIN_LINK_HOURS", 24)
 # How long an e-mailed invitation link stays valid (single use; re-sending revokes it).
 INVITATION_MAX_AGE_HOURS = env_int("MAMORI_INVITATION_MAX_AGE_HOURS", 72)
+# Malware scan of uploads through ClamAV's daemon: clamd://HOST:PORT or clamd:///path/to/socket.
+MAMORI_ATTACHMENT_SCANNER = os.environ.get("MAMORI_ATTACHMENT_SCANNER", "").strip()
+MAMORI_ATTACHMENT_SCAN_TIMEOUT = env_int("MAMORI_ATTACHMENT_SCAN_TIMEOUT", 30)
+# Requests per API or SCIM token: "N/S" (N per S seconds, per server process); "0": no limit.
+MAMORI_API_RATE_LIMIT = os.environ.get("MAMORI_API_RATE_LIMIT", "1200/60").strip()
+# How long an initial password set by an admin (to be changed at first sign-in) can be used; 0: no limit.
+INITIAL_PASSWORD_MAX_AGE_HOURS = env_int("MAMORI_INITIAL_PASSWORD_HOURS", 72)
+# The provider's own list of common or breached passwords (one per line, plain or .gz), checked
+# instead of Django's 20,000-entry list when a tenant's policy refuses common passwords.
+MAMORI_PASSWORD_LIST_FILE = os.environ.get("MAMORI_PASSWORD_LIST_FILE", "").strip()
 
 ACCOUNT_ADAPTER = "mamori.accounts.adapter.MamoriAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}

@@ -51,6 +51,26 @@ def _provider_mfa_off(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the installation's language, as a fresh process (a command, a worker
+    thread) does: a request's language stays active in its thread after the response, so a test
+    must not inherit the previous test's."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Per-token request counts start from zero (token ids repeat once a test's rows roll back)."""
+    from mamori.access import ratelimit
+
+    ratelimit.reset()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """allauth counts sign-in attempts per IP in the cache; each test starts from zero."""
     from django.core.cache import cache
@@ -121,6 +141,15 @@ def viewer(tenant):
 def outsider(other_tenant):
     """A tenant admin of another tenant."""
     return _user(other_tenant, "admin@globex.example", Role.TENANT_ADMIN)
+
+
+@pytest.fixture
+def storage(settings, tmp_path):
+    """The default storage: a directory of this test only (real files); returns its path."""
+    root = tmp_path / "files"
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}}}
+    return root
 
 
 @pytest.fixture

@@ -59,6 +59,13 @@ class MamoriAccountAdapter(DefaultAccountAdapter):
         user = super().authenticate(request, **credentials)
         if user is not None:
             attempt_succeeded(request, kind=PASSWORD, account_key=_login_key(credentials))
+        elif getattr(request, "mamori_signin_refusal", None) == "initial_password_expired":
+            # The password was right but may no longer be used: say why (the form shows it).
+            from django.core.exceptions import ValidationError
+            from django.utils.translation import gettext as _
+
+            raise ValidationError(_("Your initial password has expired. Ask your administrator for a "
+                                    "sign-in link or a new initial password."), code="initial_password_expired")
         return user
 
     def get_client_ip(self, request) -> str:

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from mamori.accounts import signals  # noqa: F401
+        from mamori.accounts import checks, signals  # noqa: F401

@@ -198,6 +198,8 @@ class PasswordPolicy(TenantModel):
                                                      help_text=_("Refuse the last N passwords (0 = off)."))
     refuse_common = models.BooleanField(_("refuse common passwords"), default=True)
     refuse_similar = models.BooleanField(_("refuse passwords similar to the e-mail or name"), default=True)
+    # The organisation's own context-specific words (company, product, service names), normalised.
+    banned_words = models.JSONField(_("banned words"), default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -14,6 +14,7 @@ departs from the recommendation, what ASVS 5.0 and NIST SP 800-63B say about it.
 from __future__ import annotations
 
 import string
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -39,11 +40,13 @@ MIN_LENGTH_FLOOR = 8        # ASVS 5.0 6.2.1: at least 8
 LENGTH_CEILING = 128        # long inputs only cost hashing time; 128 leaves room for passphrases
 EXPIRY_MAX_DAYS = 3650
 HISTORY_MAX = 24
+BANNED_WORDS_MAX = 100      # words per tenant
+BANNED_WORD_MIN, BANNED_WORD_MAX = 3, 64  # characters per word
 PUNCTUATION = string.punctuation  # the 32 printable ASCII punctuation characters
 ASCII_ALNUM = frozenset(string.ascii_letters + string.digits)
 
 FIELDS = ("min_length", "max_length", "allowed_symbols", "class_rule", "min_classes", "required_classes",
-          "expiry_days", "history_count", "refuse_common", "refuse_similar")
+          "expiry_days", "history_count", "refuse_common", "refuse_similar", "banned_words")
 
 
 def class_labels() -> dict[str, str]:
@@ -69,16 +72,19 @@ class Policy:
     history_count: int = 0
     refuse_common: bool = True
     refuse_similar: bool = True
+    banned_words: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["required_classes"] = list(self.required_classes)
+        data["banned_words"] = list(self.banned_words)
         return data
 
     @classmethod
     def from_row(cls, row) -> Policy:
-        return cls(**{name: getattr(row, name) for name in FIELDS if name != "required_classes"},
-                   required_classes=tuple(c for c in CLASSES if c in (row.required_classes or [])))
+        return cls(**{name: getattr(row, name) for name in FIELDS if name not in ("required_classes", "banned_words")},
+                   required_classes=tuple(c for c in CLASSES if c in (row.required_classes or [])),
+                   banned_words=tuple(row.banned_words or ()))
 
     def required(self) -> tuple[str, ...]:
         """Classes that must each appear (rule ``each``)."""
@@ -159,6 +165,12 @@ def password_expired(user, policy: Policy | None = None, *, now=None) -> bool:
 
 # --- Checking a password ------------------------------------------------------------------
 
+def normalise_word(text: str) -> str:
+    """How banned words and passwords are compared: NFKC (full-width and half-width forms alike)
+    and case-folded, so "ＡＣＭＥ" and "Acme" are the same word."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def character_class(char: str) -> str:
     if char.islower():
         return LOWER
@@ -195,8 +207,17 @@ class _SimilaritySubject:
                             "name": gettext_lazy("name")})
 
 
-@lru_cache(maxsize=1)
 def _common_validator() -> django_validation.CommonPasswordValidator:
+    from django.conf import settings
+
+    return _load_common_validator(settings.MAMORI_PASSWORD_LIST_FILE)
+
+
+@lru_cache(maxsize=2)
+def _load_common_validator(path: str) -> django_validation.CommonPasswordValidator:
+    """Django's list, or the provider's ``MAMORI_PASSWORD_LIST_FILE``, read once per process."""
+    if path:
+        return django_validation.CommonPasswordValidator(password_list_path=path)
     return django_validation.CommonPasswordValidator()
 
 
@@ -255,6 +276,14 @@ def policy_errors(password: str, user=None, policy: Policy | None = None) -> lis
         collect(lambda: _common_validator().validate(password))
     if policy.refuse_similar and user is not None:
         collect(lambda: _similarity_validator().validate(password, _SimilaritySubject(user)))
+    if policy.banned_words:
+        folded = normalise_word(password)
+        found = next((word for word in policy.banned_words if word in folded), None)
+        if found is not None:
+            errors.append(ValidationError(
+                _("It cannot contain “%(word)s”: your organisation does not allow this word in passwords."),
+                code="password_banned_word", params={"word": found},
+            ))
     if _is_tenant_user(user):
         errors.extend(_reuse_errors(password, user, policy))
     return errors
@@ -297,6 +326,9 @@ def help_texts(policy: Policy) -> list[str]:
         texts.append(_("It cannot be a commonly used password."))
     if policy.refuse_similar:
         texts.append(_("It cannot be too similar to your e-mail address or name."))
+    if policy.banned_words:
+        texts.append(_("It cannot contain the words your organisation has banned (such as its company, "
+                       "product or service names)."))
     if policy.history_count > 0:
         texts.append(_("It cannot be one of your last %(count)d passwords.") % {"count": policy.history_count})
     else:
@@ -415,12 +447,32 @@ def clean_policy(data: dict[str, Any]) -> Policy:
         if not isinstance(value, bool):
             errors[name] = _("Enter true or false.")
         flags[name] = bool(value)
+    banned_words = _clean_banned_words(data.get("banned_words") or [], errors)
     if errors:
         raise ValidationError(errors)
     return Policy(min_length=min_length, max_length=max_length, allowed_symbols=symbols,  # type: ignore[arg-type]
                   class_rule=class_rule, min_classes=min_classes,  # type: ignore[arg-type]
                   required_classes=required_tuple if class_rule == EACH else (),
-                  expiry_days=expiry_days, history_count=history_count, **flags)  # type: ignore[arg-type]
+                  expiry_days=expiry_days, history_count=history_count,  # type: ignore[arg-type]
+                  banned_words=banned_words, **flags)
+
+
+def _clean_banned_words(words, errors: dict) -> tuple[str, ...]:
+    """The tenant's banned words, normalised (``normalise_word``), without blanks or duplicates."""
+    if isinstance(words, str) or not isinstance(words, list | tuple) or not all(isinstance(w, str) for w in words):
+        errors["banned_words"] = _("Enter the banned words as a list of words.")
+        return ()
+    cleaned = tuple(dict.fromkeys(normalise_word(w).strip() for w in words if w.strip()))
+    too_short = [w for w in cleaned if len(w) < BANNED_WORD_MIN]
+    too_long = [w for w in cleaned if len(w) > BANNED_WORD_MAX]
+    if len(cleaned) > BANNED_WORDS_MAX:
+        errors["banned_words"] = _("List at most %(max)d words.") % {"max": BANNED_WORDS_MAX}
+    elif too_short:
+        errors["banned_words"] = _("Each word needs at least %(min)d characters; too short: %(words)s") % {
+            "min": BANNED_WORD_MIN, "words": ", ".join(too_short[:10])}
+    elif too_long:
+        errors["banned_words"] = _("Each word can have at most %(max)d characters.") % {"max": BANNED_WORD_MAX}
+    return cleaned
 
 
 # --- What ASVS 5.0 says about departures from the recommendation ---------------------------

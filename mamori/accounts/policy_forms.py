@@ -40,11 +40,18 @@ class PasswordPolicyForm(forms.Form):
     refuse_common = forms.BooleanField(label=_("Refuse common passwords (recommended)"), required=False)
     refuse_similar = forms.BooleanField(label=_("Refuse passwords similar to the e-mail address or name "
                                                 "(recommended)"), required=False)
+    banned_words = forms.CharField(
+        label=_("Banned words"), required=False, max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("One word per line: your company, product and service names, and other words people "
+                    "here would put in a password. Passwords containing one of them are refused, whatever "
+                    "the case or width of the characters."))
 
     @staticmethod
     def initial_for(policy: Policy) -> dict:
         data = policy.as_dict()
         data["required_classes"] = [c for c in CLASSES if c in policy.required_classes]
+        data["banned_words"] = "\n".join(policy.banned_words)
         return data
 
     def policy_fields(self) -> dict:
@@ -52,4 +59,5 @@ class PasswordPolicyForm(forms.Form):
         if data.get("min_classes") is None:
             data["min_classes"] = 3
         data["allowed_symbols"] = data.get("allowed_symbols") or ""
+        data["banned_words"] = [line.strip() for line in (data.get("banned_words") or "").splitlines() if line.strip()]
         return data

@@ -44,6 +44,12 @@ class PasswordPolicyFields(Schema):
     refuse_common: bool = Field(description="Refuse common passwords (recommended).")
     refuse_similar: bool = Field(description="Refuse passwords similar to the e-mail address or name "
                                              "(recommended).")
+    banned_words: list[Annotated[str, Field(max_length=200), Storable]] | None = Field(
+        None, max_length=200,
+        description="The organisation's context-specific words (company, product, service names), 3–64 "
+                    "characters each, at most 100. Passwords containing one are refused, ignoring case and "
+                    "character width. Stored normalised (NFKC, case-folded). Left out or null in a PUT: "
+                    "the current list is kept.")
 
 
 class AsvsNote(Schema):
@@ -86,5 +92,8 @@ def get_password_policy(request):
 @router.put("/password-policy", response={200: PasswordPolicyOut, **CHANGE})
 def put_password_policy(request, payload: PasswordPolicyFields):
     """Replace the password policy. Every field is required; 422 lists each invalid setting."""
-    policy = update_password_policy(actor=actor(request), **payload.model_dump())
+    fields = payload.model_dump()
+    if fields["banned_words"] is None:
+        del fields["banned_words"]  # a client that does not know the list keeps it
+    policy = update_password_policy(actor=actor(request), **fields)
     return _out(policy)

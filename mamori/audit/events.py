@@ -25,7 +25,9 @@ from mamori.tenancy.context import require_tenant
 
 # Sent right after a tenant event is inserted, inside the action's transaction (kwarg ``event``).
 # Receivers must stay cheap and do no I/O: mamori.siem only queues its deliveries on commit.
-event_recorded = Signal()
+# Sent once per event (bulk actions too): the receivers are cached per sender (as Django's model
+# signals do) instead of being looked up again for every event.
+event_recorded = Signal(use_caching=True)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from mamori.access.errors import PermissionDenied
@@ -32,10 +33,34 @@ def action(fn: Callable[P, R]) -> Callable[P, R]:
         except PermissionDenied as exc:
             _record_denial(exc, f"{fn.__module__}.{fn.__name__}")
             raise
+        except AuditedRefusal as exc:
+            exc.record()
+            raise
 
     ACTIONS[f"{fn.__module__}.{fn.__name__}"] = wrapper
     wrapper.is_action = True  # type: ignore[attr-defined]
     return wrapper
+
+
+class AuditedRefusal(ValidationError):
+    """A refusal (field-level, like any ``ValidationError``) that must leave an audit event even
+    though the action's own writes roll back: ``@action`` writes ``event`` in a fresh savepoint
+    after the rollback, as it does ``access.denied`` for ``PermissionDenied``. For refusals a
+    security officer wants to see, such as an upload refused as malware."""
+
+    def __init__(self, message, *, event: str, actor, target=None, after: dict | None = None):
+        super().__init__(message)
+        self.event, self.actor, self.target, self.after = event, actor, target, after or {}
+        self.recorded = False
+
+    def record(self) -> None:
+        from mamori.audit.events import record_event
+
+        if self.recorded:
+            return
+        with transaction.atomic():
+            record_event(self.event, actor=self.actor, target=self.target, after=self.after)
+        self.recorded = True
 
 
 def _record_denial(exc: PermissionDenied, action_name: str) -> None:

@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 from mamori.access.roles import Perm
 from mamori.accounts.actions import require
 from mamori.audit.events import Actor, record_event, record_provider_event
-from mamori.core.actions import action
+from mamori.core.actions import AuditedRefusal, action
 from mamori.records import attachments as files
+from mamori.records import scanning
 from mamori.records.models import Attachment, AttachmentPolicy
 from mamori.records.queries import (
     access_attachment,
@@ -120,10 +121,21 @@ def upload_attachment(*, actor: Actor, record_id: int, file: IO[bytes] | None, f
     object_uuid = uuid_lib.uuid4()
     tenant = require_tenant()
     limited = _LimitedReader(source, limit)
+    scan = _open_scan()  # the malware scanner, when one is configured (mamori.records.scanning)
     try:
-        stored = files.store_encrypted(tenant.pk, object_uuid, limited)
+        stored = files.store_encrypted(
+            tenant.pk, object_uuid, scanning.ScanningReader(limited, scan) if scan else limited)
     except _TooLarge:
+        _close(scan)
         raise AttachmentTooLarge(limit) from None
+    except scanning.ScanUnavailable as exc:
+        _close(scan)
+        raise _scan_unavailable(exc) from None
+    except BaseException:
+        _close(scan)
+        raise
+    if scan is not None:
+        _check_verdict(scan, stored, actor=actor, record=record, filename=filename, content_type=content_type)
     try:
         attachment = Attachment.objects.create(
             uuid=object_uuid, record=record, filename=files.sanitize_filename(filename),
@@ -134,6 +146,45 @@ def upload_attachment(*, actor: Actor, record_id: int, file: IO[bytes] | None, f
         files.delete_quietly(stored.storage_name)
         raise
     return attachment
+
+
+def _open_scan():
+    scanner = scanning.configured_scanner()
+    if scanner is None:
+        return None
+    try:
+        return scanner.open()
+    except scanning.ScanUnavailable as exc:
+        raise _scan_unavailable(exc) from None
+
+
+def _close(scan) -> None:
+    if scan is not None:
+        scan.close()
+
+
+def _scan_unavailable(exc) -> ValidationError:
+    scanning.log_unavailable(exc)
+    return ValidationError({"file": _("The file could not be checked for malware, so it was not stored. "
+                                      "Try again later; if this goes on, tell the service provider.")})
+
+
+def _check_verdict(scan, stored, *, actor: Actor, record, filename: str, content_type: str) -> None:
+    """Nothing is kept unless the scanner called the file clean (the stored copy is removed)."""
+    try:
+        found = scan.verdict()
+    except scanning.ScanUnavailable as exc:
+        files.delete_quietly(stored.storage_name)
+        raise _scan_unavailable(exc) from None
+    if found is None:
+        return
+    files.delete_quietly(stored.storage_name)
+    raise AuditedRefusal(
+        {"file": _("The file was refused: the malware scanner found “%(name)s” in it. It was not "
+                   "stored.") % {"name": found}},
+        event="attachment.malware_refused", actor=actor, target=record,
+        after={"filename": files.sanitize_filename(filename), "content_type": content_type,
+               "size": stored.size, "malware": found})
 
 
 class _Prefixed:

@@ -11,7 +11,7 @@ class RecordsConfig(AppConfig):
 
         from mamori.lifecycle.fields import register_reencrypt_hook
         from mamori.lifecycle.walk import FileSource, register_file_source
-        from mamori.records import attachments
+        from mamori.records import attachments, checks  # noqa: F401 (checks registers itself)
         from mamori.records.models import Attachment
 
         # Deleting an attachment row (directly, with its record, or in a purge) removes its file

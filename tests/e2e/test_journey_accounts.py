@@ -9,7 +9,9 @@ import pytest
 
 from mamori.access.roles import Role
 from mamori.tenancy.context import use_tenant
+from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.journeys import (
+    PASSWORD,
     check_page,
     confirm_password,
     heading,
@@ -86,3 +88,37 @@ def test_admin_creates_a_unit_invites_a_user_and_changes_the_role(jpage, lang, l
     with use_tenant(tenant):
         sato = User.objects.get(email="sato@acco.example")
         assert sato.is_invited and sato.role == Role.REVIEWER and sato.language == lang
+
+
+def test_admin_bans_the_company_name_in_passwords(jpage, lang, live_server, screenshot):
+    """Password policy → banned words (one per line); a password containing one is then refused
+    with a message naming the word, whatever its case or width."""
+    page = jpage
+    make_tenant("banw", "禁止語株式会社", admin_email="admin@banw.example", lang=lang)
+    base = f"{live_server.url}/t/banw"
+    sign_in(page, base, "admin@banw.example")
+
+    page.goto(f"{base}/settings/password-policy/")
+    confirm_password(page)
+    heading(page, lang, "Password policy")
+    page.get_by_label(tr(lang, "Banned words")).fill("Acme\nRocketMail")
+    page.get_by_role("button", name=tr(lang, "Save password policy")).click()
+    confirm_password(page)
+    page.wait_for_url(f"{base}/settings/password-policy/")
+    assert page.get_by_label(tr(lang, "Banned words")).input_value() == "acme\nrocketmail"
+    check_page(page, lang)
+    # The field is far down the page: a picture of the field itself, with the saved words.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("div.field", has=page.locator("#id_banned_words")).screenshot(
+        path=str(SCREENSHOTS / f"{shot_name('accounts-banned-words', lang)}.png"))
+
+    page.goto(f"{base}/account/password/")
+    page.locator("#id_current_password").fill(PASSWORD)
+    page.locator("#id_password1").fill("ＡＣＭＥ is the best place to work")
+    page.locator("#id_password2").fill("ＡＣＭＥ is the best place to work")
+    page.get_by_role("button", name=tr(lang, "Change password")).click()
+    message = tr(lang, "It cannot contain “%(word)s”: your organisation does not allow this word in passwords.",
+                 word="acme")
+    assert message in page.locator("main").inner_text()
+    check_page(page, lang)
+    screenshot(shot_name("accounts-banned-word-refused", lang))

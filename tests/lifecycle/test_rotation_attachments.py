@@ -34,15 +34,6 @@ pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
-def storage(settings, tmp_path):
-    """The default storage: a directory of this test only (real files)."""
-    root = tmp_path / "files"
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}}}
-    return root
-
-
-@pytest.fixture
 def english():
     from django.utils import translation
 

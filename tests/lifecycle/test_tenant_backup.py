@@ -40,10 +40,8 @@ SYSTEM = Actor.system("test")
 
 
 @pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "files")}}}
-    return tmp_path / "files"
+def _storage(storage):
+    return storage
 
 
 @pytest.fixture

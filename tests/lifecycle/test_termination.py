@@ -22,10 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=False)
 
 
 @pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "files")}}}
+def _storage(storage):
+    """Files of this test in a directory of its own (tests/conftest.py)."""
 
 
 @pytest.fixture

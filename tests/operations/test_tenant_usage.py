@@ -13,9 +13,8 @@ from mamori.tenancy.context import use_tenant
 
 
 @pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "files")}}}
+def _storage(storage):
+    """Files of this test in a directory of its own (tests/conftest.py)."""
 
 
 def _records(admin, n: int, title: str):

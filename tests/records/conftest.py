@@ -18,15 +18,6 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 
 
 @pytest.fixture
-def storage(settings, tmp_path):
-    """The default storage in a directory of this test only."""
-    root = tmp_path / "files"
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}}}
-    return root
-
-
-@pytest.fixture
 def att_workspace(tenant, admin, editor, viewer):
     ws = actions.create_workspace(actor=Actor.for_user(admin), name="Plant 1")
     for user in (editor, viewer):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -56,7 +58,8 @@ def password_policy(request):
                 return redirect("console:password_policy")
         shown = _shown_policy(form, saved)
     else:
-        shown = chosen.policy if chosen else saved
+        # A preset sets the rules; the tenant's own banned words stay.
+        shown = dataclasses.replace(chosen.policy, banned_words=saved.banned_words) if chosen else saved
         form = PasswordPolicyForm(initial=PasswordPolicyForm.initial_for(shown))
     notes = asvs_notes(shown)
     return render(request, "console/security/password_policy.html", {
