@@ -33,9 +33,10 @@ sso-idp:
 	  fi; \
 	else echo "npm not found: the OIDC tests will be skipped"; fi
 
+# What CI enforces. The code is not kept in ruff's format (lines up to 120 characters in places);
+# `make fmt` is there for new files.
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
