@@ -288,6 +288,25 @@ def verify_rows(rows: Iterable[tuple], chain: str, *, start_seq: int = 1, start_
     return VerifyResult(True, None, "", expected - 1, prev_hash, count)
 
 
+def _payload_parts(payload: dict[str, Any], before_text: str, after_text: str) -> tuple[str, str, str]:
+    """The canonical text of a writer's payload around its two chain fields: the text is
+    ``head + '"' + prev_hash + '"' + middle + str(seq) + tail`` (the keys are sorted, and
+    ``prev_hash`` and ``seq`` are the only values the chain head supplies). TypeError when a
+    value is of a type the template does not write."""
+    s = _encode_str
+    ip = payload["ip"]
+    head = (f'{{"action":{s(payload["action"])},"actor_id":{s(payload["actor_id"])},'
+            f'"actor_label":{s(payload["actor_label"])},"actor_type":{s(payload["actor_type"])},'
+            f'"after":{after_text},"before":{before_text},"chain":{s(payload["chain"])},'
+            f'"ip":{"null" if ip is None else s(ip)},"occurred_at":{s(payload["occurred_at"])},'
+            '"prev_hash":')
+    middle = f',"request_id":{s(payload["request_id"])},"seq":'
+    tail = (f',"target_id":{s(payload["target_id"])},'
+            f'"target_label":{s(payload["target_label"])},"target_type":{s(payload["target_type"])},'
+            f'"user_agent":{s(payload["user_agent"])}}}')
+    return head, middle, tail
+
+
 def _payload_text(payload: dict[str, Any], before_text: str, after_text: str) -> str:
     """``fast_canonical_text(payload)`` for a writer's payload, written out like ``verify_rows``
     does (``before_text``/``after_text``: its before/after as the canonical encoder writes them);
@@ -296,19 +315,18 @@ def _payload_text(payload: dict[str, Any], before_text: str, after_text: str) ->
     seq = payload["seq"]
     if type(seq) is not int:
         raise TypeError("seq")
-    s = _encode_str
-    ip = payload["ip"]
-    return (f'{{"action":{s(payload["action"])},"actor_id":{s(payload["actor_id"])},'
-            f'"actor_label":{s(payload["actor_label"])},"actor_type":{s(payload["actor_type"])},'
-            f'"after":{after_text},"before":{before_text},"chain":{s(payload["chain"])},'
-            f'"ip":{"null" if ip is None else s(ip)},"occurred_at":{s(payload["occurred_at"])},'
-            f'"prev_hash":{s(payload["prev_hash"])},"request_id":{s(payload["request_id"])},'
-            f'"seq":{int.__repr__(seq)},"target_id":{s(payload["target_id"])},'
-            f'"target_label":{s(payload["target_label"])},"target_type":{s(payload["target_type"])},'
-            f'"user_agent":{s(payload["user_agent"])}}}')
+    head, middle, tail = _payload_parts(payload, before_text, after_text)
+    return head + _encode_str(payload["prev_hash"]) + middle + int.__repr__(seq) + tail
 
 
 # --- Sealing (Django side) ------------------------------------------------------------------
+
+
+def _server_hashes(connection) -> bool:
+    """Whether PostgreSQL may hash the canonical text itself: its ``convert_to(…, 'UTF8')`` gives
+    the bytes Python hashes only when the database stores text as UTF-8."""
+    connection.ensure_connection()
+    return connection.connection.info.parameter_status("server_encoding") == "UTF8"
 
 
 def _lock_head(connection, chain: str, count: int = 1) -> tuple[int, str]:
@@ -325,8 +343,8 @@ def _lock_head(connection, chain: str, count: int = 1) -> tuple[int, str]:
     table = connection.ops.quote_name(ChainHead._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (name, last_seq, last_hash) VALUES (%s, %s, '') "  # noqa: S608
-            f"ON CONFLICT (name) DO UPDATE SET last_seq = {table}.last_seq + %s "
+            f"INSERT INTO {table} (name, last_seq, last_hash, previous_hash) VALUES (%s, %s, '', '') "  # noqa: S608
+            f"ON CONFLICT (name) DO UPDATE SET last_seq = {table}.last_seq + %s, previous_hash = {table}.last_hash "
             "RETURNING last_seq, last_hash",
             [chain, count, count],
         )
@@ -353,6 +371,7 @@ class _Statement:
     kinds: tuple = ()  # PostgreSQL, per field: "text", "int", "json" (how ``_column_texts`` writes it)
     values_sql: str = ""  # PostgreSQL, small batches: "INSERT … VALUES {} RETURNING …" ({}: the rows)
     values_row: str = ""  # PostgreSQL: one row's placeholders, cast to the column types but text
+    one_sql: str = ""  # PostgreSQL: take the head, hash and insert one event, in one statement
 
 
 _STATEMENTS: dict[tuple, _Statement] = {}
@@ -415,12 +434,79 @@ def _statement(model, connection) -> _Statement:
         statement = _Statement(fields, others, sql, columns_sql=columns_sql, kinds=tuple(kinds),
                                values_sql=f"INSERT INTO {table} ({columns}) VALUES {{}} "  # noqa: S608
                                           f"RETURNING {pk}, {qn('seq')}",
-                               values_row=values_row)
+                               values_row=values_row, one_sql=_one_event_sql(model, connection, fields, definitions))
     else:
         statement = _Statement(fields, others, f"INSERT INTO {table} ({columns}) VALUES ",  # noqa: S608
                                "(" + ", ".join(["%s"] * len(fields)) + ")")
     _STATEMENTS[key] = statement
     return statement
+
+
+#: The canonical text's hash, computed by PostgreSQL from the text around the two chain fields
+#: (``_payload_parts``; head and middle carry the quotes around the hash): ``{prev}`` and ``{seq}``
+#: are the chain head's columns.
+_SERVER_HASH = ("encode(sha256(convert_to(%(head)s::text || {prev} || %(middle)s::text || ({seq})::text"
+                " || %(tail)s::text, 'UTF8')), 'hex')")
+
+
+def _one_event_sql(model, connection, fields: tuple, definitions: list[str]) -> str:
+    """PostgreSQL: one statement that takes the chain head, computes the event's hash and inserts
+    the event (an audited write's only audit statement, one round trip).
+
+    The head upsert adds one to ``last_seq`` and stores the new hash, computed by the server from
+    the old head (the ``SET`` expressions read the row as it was); ``previous_hash`` keeps the old
+    hash for the event's ``prev_hash``. The row stays locked until commit, as in ``_lock_head``.
+    A new chain starts at 1 after the genesis hash. Parameters are named: ``chain``, ``genesis``,
+    ``head``/``middle``/``tail`` (``_payload_parts``) and ``c<i>`` per other column.
+    """
+    from mamori.audit.models import ChainHead
+
+    qn = connection.ops.quote_name
+    heads = qn(ChainHead._meta.db_table)
+    old_hash = "COALESCE(NULLIF(c.last_hash, ''), %(genesis)s::text)"
+    values = []
+    for i, (field, definition) in enumerate(zip(fields, definitions, strict=True)):
+        column = {"seq": "h.last_seq", "prev_hash": "h.previous_hash", "hash": "h.last_hash"}.get(field.attname)
+        db_type = definition.split(" ", 1)[1]
+        values.append(column or (f"%(c{i})s" if db_type == "text" else f"%(c{i})s::{db_type}"))
+    pk = qn(model._meta.pk.column)
+    return (
+        f"WITH h AS (INSERT INTO {heads} AS c (name, last_seq, last_hash, previous_hash) "  # noqa: S608
+        f"VALUES (%(chain)s, 1, {_SERVER_HASH.format(prev='%(genesis)s::text', seq='1')}, %(genesis)s) "
+        "ON CONFLICT (name) DO UPDATE SET last_seq = c.last_seq + 1, "
+        f"previous_hash = {old_hash}, last_hash = {_SERVER_HASH.format(prev=old_hash, seq='c.last_seq + 1')} "
+        "RETURNING last_seq, previous_hash, last_hash), "
+        f"ins AS (INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"SELECT {', '.join(values)} FROM h RETURNING {pk}) "
+        f"SELECT ins.{pk}, h.last_seq, h.previous_hash, h.last_hash FROM ins, h"
+    )
+
+
+def _seal_one_pg(connection, statement: _Statement, chain: str, payload: dict, extra: dict,
+                 parts: tuple[str, str, str], before_text: str, after_text: str) -> tuple[int, str]:
+    """Seal and insert one event with ``statement.one_sql``; fills in the payload's ``seq`` and
+    ``prev_hash`` and returns the new primary key and hash (``parts``: ``_payload_parts``)."""
+    head, middle, tail = parts
+    params: dict[str, Any] = {"chain": chain, "genesis": GENESIS_HASH, "head": head + '"', "middle": '"' + middle,
+                              "tail": tail}
+    for i, (field, kind) in enumerate(zip(statement.fields, statement.kinds, strict=True)):
+        name = field.attname
+        if name in ("seq", "prev_hash", "hash"):
+            continue
+        if kind == "json":
+            params[f"c{i}"] = None if payload[name] is None else (before_text if name == "before" else after_text)
+        else:
+            params[f"c{i}"] = payload[name] if name in payload else extra[name]
+    from psycopg import Cursor
+
+    from mamori.core.prepared import execute_prepared
+
+    with Cursor(connection.connection) as cursor:
+        execute_prepared(cursor, statement.one_sql, params)  # planning it cost more than running it
+        pk, seq, prev_hash, new_hash = cursor.fetchone()
+    payload["seq"] = int(seq)
+    payload["prev_hash"] = prev_hash
+    return pk, new_hash
 
 
 #: Separator and NULL marker of the column texts (``_column_texts``): control characters that
@@ -496,7 +582,7 @@ def _insert_pg_values(connection, statement: _Statement, payloads: list[dict], h
             else:
                 params.append(extra[name])
     sql = statement.values_sql.replace("{}", ", ".join([statement.values_row] * len(payloads)), 1)
-    return _execute_pg(connection, sql, params, head)
+    return _execute_pg(connection, sql, params, head, prepare=True)
 
 
 def _insert_pg(connection, statement: _Statement, params: list[Any], head: tuple[str, int, str] | None,
@@ -505,8 +591,10 @@ def _insert_pg(connection, statement: _Statement, params: list[Any], head: tuple
     return _execute_pg(connection, statement.columns_sql if columns else statement.sql, params, head)
 
 
-def _execute_pg(connection, sql: str, params: list[Any], head: tuple[str, int, str] | None) -> dict:
-    """Run an INSERT … RETURNING id, seq, storing the new head hash in the same statement when ``head``."""
+def _execute_pg(connection, sql: str, params: list[Any], head: tuple[str, int, str] | None,
+                prepare: bool = False) -> dict:
+    """Run an INSERT … RETURNING id, seq, storing the new head hash in the same statement when ``head``
+    (``prepare``: as a prepared statement, for the few small statements that recur)."""
     if head is not None:  # store the new head hash in the same statement (one round trip less)
         from mamori.audit.models import ChainHead
 
@@ -519,8 +607,13 @@ def _execute_pg(connection, sql: str, params: list[Any], head: tuple[str, int, s
     from psycopg import Cursor
 
     connection.ensure_connection()
+    from mamori.core.prepared import execute_prepared
+
     with Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        if prepare:
+            execute_prepared(cursor, sql, params)
+        else:
+            cursor.execute(sql, params)
         return {seq: pk for pk, seq in cursor.fetchall()}
 
 
@@ -584,6 +677,20 @@ def seal_payloads(model, chain: str, payloads: list[dict[str, Any]], times: list
         raise RuntimeError("Audit events are sealed inside a transaction.")
     statement = _statement(model, connection)
     pg = connection.vendor == "postgresql"
+    if pg and len(payloads) == 1 and _server_hashes(connection):  # an audited write: one statement
+        payload = payloads[0]
+        value = payload["before"]
+        before_text = "null" if value is None else "".join(_json_chunks(value, 0))
+        value = payload["after"]
+        after_text = "null" if value is None else "".join(_json_chunks(value, 0))
+        try:
+            parts = _payload_parts(payload, before_text, after_text)
+        except TypeError:
+            parts = None  # a value the template does not write: the general path below
+        if parts is not None:
+            pk, new_hash = _seal_one_pg(connection, statement, chain, payload, extras[0], parts,
+                                        before_text, after_text)
+            return [pk], [new_hash]
     seq, prev_hash = _lock_head(connection, chain, len(payloads))
     first = seq
     sha256 = hashlib.sha256

@@ -113,6 +113,10 @@ class ChainHead(models.Model):
     name = models.CharField(max_length=40, unique=True)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, blank=True, default="")
+    #: The head's hash before the latest append. The PostgreSQL one-event writer computes the
+    #: event's hash in the same statement that takes the head (``mamori.audit.chain``) and
+    #: reads the event's ``prev_hash`` back from here, because ``RETURNING`` gives only new values.
+    previous_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("audit chain head")

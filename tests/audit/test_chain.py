@@ -41,6 +41,27 @@ def test_events_get_consecutive_sequence_numbers_and_linked_hashes(tenant, admin
     assert (head.last_seq, head.last_hash) == (second.seq, second.hash)
 
 
+def test_one_event_and_batch_writers_link_and_hash_alike(tenant, admin):
+    """On PostgreSQL a single event is hashed by the server in the statement that takes the head;
+    batches are hashed in Python. Both must give the hash of the canonical bytes, whatever the
+    text holds, and link to each other in either order."""
+    awkward = {"title": 'Quote " backslash \\ 改行\nタブ\t\u0001 emoji 🛡️ é', "n": 1.5, "none": None,
+               "nested": {"b": [1, "二"], "a": True}}
+    actor = Actor.for_user(admin)
+    with transaction.atomic():
+        one = record_event("record.updated", actor=actor, target=("records.record", 7, "名前 \"x\""),
+                           before=awkward, after={"title": "after"})
+        many = record_events("record.updated", actor=actor,
+                             items=[{"target": ("records.record", i, f"R{i}"), "after": awkward} for i in range(3)])
+        last = record_event("record.updated", actor=actor, after=None)
+    assert many[0].prev_hash == one.hash and last.prev_hash == many[-1].hash
+    assert last.seq == one.seq + 4
+    for event in AuditEvent.objects.filter(seq__gte=one.seq):
+        assert event_hash(payload_for(event)) == event.hash
+    head = ChainHead.objects.get(name=f"tenant:{tenant.pk}")
+    assert (head.last_seq, head.last_hash, head.previous_hash) == (last.seq, last.hash, many[-1].hash)
+
+
 def test_rolled_back_event_gives_its_number_back(tenant, admin):
     with transaction.atomic():
         before = record_event("record.updated", actor=Actor.for_user(admin))
