@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -372,6 +372,7 @@ class _Statement:
     values_sql: str = ""  # PostgreSQL, small batches: "INSERT … VALUES {} RETURNING …" ({}: the rows)
     values_row: str = ""  # PostgreSQL: one row's placeholders, cast to the column types but text
     one_sql: str = ""  # PostgreSQL: take the head, hash and insert one event, in one statement
+    one_facts: tuple = ()  # the names of the tenant facts ``one_sql`` returns after the event's columns
 
 
 _STATEMENTS: dict[tuple, _Statement] = {}
@@ -434,7 +435,8 @@ def _statement(model, connection) -> _Statement:
         statement = _Statement(fields, others, sql, columns_sql=columns_sql, kinds=tuple(kinds),
                                values_sql=f"INSERT INTO {table} ({columns}) VALUES {{}} "  # noqa: S608
                                           f"RETURNING {pk}, {qn('seq')}",
-                               values_row=values_row, one_sql=_one_event_sql(model, connection, fields, definitions))
+                               values_row=values_row, one_sql=_one_event_sql(model, connection, fields, definitions),
+                               one_facts=_fact_names(fields))
     else:
         statement = _Statement(fields, others, f"INSERT INTO {table} ({columns}) VALUES ",  # noqa: S608
                                "(" + ", ".join(["%s"] * len(fields)) + ")")
@@ -447,6 +449,26 @@ def _statement(model, connection) -> _Statement:
 #: are the chain head's columns.
 _SERVER_HASH = ("encode(sha256(convert_to(%(head)s::text || {prev} || %(middle)s::text || ({seq})::text"
                 " || %(tail)s::text, 'UTF8')), 'hex')")
+
+
+#: Facts about the event's tenant that the one-event statement reads in the same round trip:
+#: name → ``build(quote_name, tenant_sql)`` giving a boolean SQL expression, where ``tenant_sql``
+#: is the event's tenant id. Registered by apps in ``ready()`` (``register_tenant_fact``).
+_TENANT_FACTS: dict[str, Callable[[Callable[[str], str], str], str]] = {}
+
+
+def register_tenant_fact(name: str, build: Callable[[Callable[[str], str], str], str]) -> None:
+    """Have the PostgreSQL one-event writer also answer ``name`` about the event's tenant, in its
+    statement (after the head is taken, so under the transaction's RLS scope). The answer reaches
+    ``event_recorded`` receivers as ``facts[name]``; other writer paths send no facts, and
+    receivers then ask the database themselves. ``mamori.siem`` uses it for "has the tenant an
+    active subscription", which cost an audited write a round trip of its own."""
+    _TENANT_FACTS[name] = build
+    _STATEMENTS.clear()
+
+
+def _fact_names(fields: tuple) -> tuple:
+    return tuple(sorted(_TENANT_FACTS)) if any(f.attname == "tenant_id" for f in fields) else ()
 
 
 def _one_event_sql(model, connection, fields: tuple, definitions: list[str]) -> str:
@@ -470,6 +492,10 @@ def _one_event_sql(model, connection, fields: tuple, definitions: list[str]) -> 
         db_type = definition.split(" ", 1)[1]
         values.append(column or (f"%(c{i})s" if db_type == "text" else f"%(c{i})s::{db_type}"))
     pk = qn(model._meta.pk.column)
+    facts = ""
+    if _fact_names(fields):
+        tenant_sql = values[[f.attname for f in fields].index("tenant_id")]
+        facts = "".join(f", {_TENANT_FACTS[name](qn, tenant_sql)}" for name in _fact_names(fields))
     return (
         f"WITH h AS (INSERT INTO {heads} AS c (name, last_seq, last_hash, previous_hash) "  # noqa: S608
         f"VALUES (%(chain)s, 1, {_SERVER_HASH.format(prev='%(genesis)s::text', seq='1')}, %(genesis)s) "
@@ -478,14 +504,16 @@ def _one_event_sql(model, connection, fields: tuple, definitions: list[str]) -> 
         "RETURNING last_seq, previous_hash, last_hash), "
         f"ins AS (INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
         f"SELECT {', '.join(values)} FROM h RETURNING {pk}) "
-        f"SELECT ins.{pk}, h.last_seq, h.previous_hash, h.last_hash FROM ins, h"
+        f"SELECT ins.{pk}, h.last_seq, h.previous_hash, h.last_hash{facts} FROM ins, h"
     )
 
 
 def _seal_one_pg(connection, statement: _Statement, chain: str, payload: dict, extra: dict,
-                 parts: tuple[str, str, str], before_text: str, after_text: str) -> tuple[int, str]:
+                 parts: tuple[str, str, str], before_text: str, after_text: str,
+                 facts: dict[str, Any] | None) -> tuple[int, str]:
     """Seal and insert one event with ``statement.one_sql``; fills in the payload's ``seq`` and
-    ``prev_hash`` and returns the new primary key and hash (``parts``: ``_payload_parts``)."""
+    ``prev_hash`` (and ``facts`` with the tenant facts) and returns the new primary key and hash
+    (``parts``: ``_payload_parts``)."""
     head, middle, tail = parts
     params: dict[str, Any] = {"chain": chain, "genesis": GENESIS_HASH, "head": head + '"', "middle": '"' + middle,
                               "tail": tail}
@@ -503,7 +531,9 @@ def _seal_one_pg(connection, statement: _Statement, chain: str, payload: dict, e
 
     with Cursor(connection.connection) as cursor:
         execute_prepared(cursor, statement.one_sql, params)  # planning it cost more than running it
-        pk, seq, prev_hash, new_hash = cursor.fetchone()
+        pk, seq, prev_hash, new_hash, *answers = cursor.fetchone()
+    if facts is not None:
+        facts.update(zip(statement.one_facts, answers, strict=True))
     payload["seq"] = int(seq)
     payload["prev_hash"] = prev_hash
     return pk, new_hash
@@ -585,30 +615,29 @@ def _insert_pg_values(connection, statement: _Statement, payloads: list[dict], h
     return _execute_pg(connection, sql, params, head, prepare=True)
 
 
-def _insert_pg(connection, statement: _Statement, params: list[Any], head: tuple[str, int, str] | None,
-               columns: bool) -> dict:
-    """Run the INSERT (``columns``: the column-text form, else the JSON form) with ``params``."""
-    return _execute_pg(connection, statement.columns_sql if columns else statement.sql, params, head)
+def _with_head(connection, sql: str, params: list[Any], head: tuple[str, int, str]) -> tuple[str, list[Any]]:
+    """The INSERT wrapped so that the same statement stores the new head hash (one round trip less)."""
+    from mamori.audit.models import ChainHead
+
+    table = connection.ops.quote_name(ChainHead._meta.db_table)
+    sql = (f"WITH ins AS ({sql}), upd AS (UPDATE {table} SET last_hash = %s "  # noqa: S608
+           "WHERE name = %s AND last_seq = %s) SELECT * FROM ins")
+    return sql, [*params, head[2], head[0], head[1]]
 
 
 def _execute_pg(connection, sql: str, params: list[Any], head: tuple[str, int, str] | None,
                 prepare: bool = False) -> dict:
     """Run an INSERT … RETURNING id, seq, storing the new head hash in the same statement when ``head``
     (``prepare``: as a prepared statement, for the few small statements that recur)."""
-    if head is not None:  # store the new head hash in the same statement (one round trip less)
-        from mamori.audit.models import ChainHead
-
-        table = connection.ops.quote_name(ChainHead._meta.db_table)
-        sql = (f"WITH ins AS ({sql}), upd AS (UPDATE {table} SET last_hash = %s "  # noqa: S608
-               "WHERE name = %s AND last_seq = %s) SELECT * FROM ins")
-        params = [*params, head[2], head[0], head[1]]
+    if head is not None:
+        sql, params = _with_head(connection, sql, params, head)
     # A server-binding cursor on Django's connection (same transaction): the values go as bound
     # parameters instead of being escaped into the statement text by the client-side cursor.
     from psycopg import Cursor
 
-    connection.ensure_connection()
     from mamori.core.prepared import execute_prepared
 
+    connection.ensure_connection()
     with Cursor(connection.connection) as cursor:
         if prepare:
             execute_prepared(cursor, sql, params)
@@ -661,7 +690,7 @@ def _encode_extra(values: dict[str, Any]) -> str:
 
 
 def seal_payloads(model, chain: str, payloads: list[dict[str, Any]], times: list[datetime],
-                  extras: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
+                  extras: list[dict[str, Any]], facts: dict[str, Any] | None = None) -> tuple[list[int], list[str]]:
     """Seal and insert events of one chain, in order, under one head lock. The core of the writer.
 
     ``payloads``: one dict per event holding ``chain``, ``occurred_at`` (formatted),
@@ -670,6 +699,8 @@ def seal_payloads(model, chain: str, payloads: list[dict[str, Any]], times: list
     events' ``occurred_at`` as datetimes. ``extras``: per event, the model's other columns
     (``tenant_id`` or ``tenant_ref``). Fills ``seq``/``prev_hash`` in the payloads and
     returns the new primary keys and the hashes. Runs inside the caller's transaction.
+    ``facts``: filled with the registered tenant facts when the writer's statement read them
+    (``register_tenant_fact``; PostgreSQL, one event), left alone otherwise.
     """
     from django.db import connection
 
@@ -689,19 +720,43 @@ def seal_payloads(model, chain: str, payloads: list[dict[str, Any]], times: list
             parts = None  # a value the template does not write: the general path below
         if parts is not None:
             pk, new_hash = _seal_one_pg(connection, statement, chain, payload, extras[0], parts,
-                                        before_text, after_text)
+                                        before_text, after_text, facts)
             return [pk], [new_hash]
     seq, prev_hash = _lock_head(connection, chain, len(payloads))
     first = seq
-    sha256 = hashlib.sha256
-    chunks = _json_chunks
-    join = "".join
+    last_seq = seq + len(payloads) - 1
+    if pg and len(payloads) > VALUES_BATCH_PG:
+        ids, hashes = _insert_pg_pipelined(connection, statement, chain, payloads, extras, seq, prev_hash)
+        return [ids[s] for s in range(first, last_seq + 1)], hashes
     hashes: list[str] = []
     canonicals: list[str] = []
     # before/after as the canonical encoder writes them: in the hashed text and, on PostgreSQL,
-    # the jsonb column texts (``_column_texts``), encoded once for both.
+    # the jsonb column texts, encoded once for both.
     befores: list[str] = []
     afters: list[str] = []
+    last_hash = _hash_span(payloads, seq, prev_hash, hashes, canonicals, befores, afters, pg)
+    ids: dict[int, int] = {}
+    if pg:  # the whole call in one small statement
+        ids.update(_insert_pg_values(connection, statement, payloads, hashes, extras,
+                                     {"before": befores, "after": afters}, (chain, last_seq, last_hash)))
+    else:
+        step = INSERT_BATCH
+        for start in range(0, len(payloads), step):
+            end = start + step
+            ids.update(_insert_sqlite(connection, statement, payloads[start:end], times[start:end],
+                                      hashes[start:end], extras[start:end]))
+        _set_head_hash(connection, chain, last_seq, last_hash)
+    return [ids[s] for s in range(first, last_seq + 1)], hashes
+
+
+def _hash_span(payloads: list[dict], seq: int, prev_hash: str, hashes: list[str], canonicals: list[str],
+               befores: list[str], afters: list[str], keep_texts: bool) -> str:
+    """Number and hash ``payloads`` from ``seq`` after ``prev_hash``: fills in each payload's
+    ``seq``/``prev_hash``, appends the hashes (and, with ``keep_texts``, the canonical texts and
+    the before/after texts the PostgreSQL insert sends) and returns the last hash."""
+    sha256 = hashlib.sha256
+    chunks = _json_chunks
+    join = "".join
     for payload in payloads:
         payload["seq"] = seq
         payload["prev_hash"] = prev_hash
@@ -715,36 +770,68 @@ def seal_payloads(model, chain: str, payloads: list[dict[str, Any]], times: list
             canonical = fast_canonical_text(payload)
         prev_hash = sha256(canonical.encode("utf-8")).hexdigest()
         hashes.append(prev_hash)
-        if pg:
+        if keep_texts:
             canonicals.append(canonical)
             befores.append(before_text)
             afters.append(after_text)
         seq += 1
-    last_seq, last_hash = seq - 1, prev_hash
-    ids: dict[int, int] = {}
-    if pg and len(payloads) <= VALUES_BATCH_PG:  # the whole call in one small statement
-        ids.update(_insert_pg_values(connection, statement, payloads, hashes, extras,
-                                     {"before": befores, "after": afters}, (chain, last_seq, last_hash)))
-    elif pg:
-        step = INSERT_BATCH_PG
-        for start in range(0, len(payloads), step):
-            end = start + step
-            head = (chain, last_seq, last_hash) if end >= len(payloads) else None
-            params = _column_texts(statement, payloads[start:end], hashes[start:end], extras[start:end],
-                                   {"before": befores[start:end], "after": afters[start:end]})
-            if params is not None:
-                ids.update(_insert_pg(connection, statement, params, head, columns=True))
-            else:
-                json_rows = _json_rows(canonicals[start:end], hashes[start:end], extras[start:end])
-                ids.update(_insert_pg(connection, statement, [json_rows], head, columns=False))
-    else:
-        step = INSERT_BATCH
-        for start in range(0, len(payloads), step):
-            end = start + step
-            ids.update(_insert_sqlite(connection, statement, payloads[start:end], times[start:end],
-                                      hashes[start:end], extras[start:end]))
-        _set_head_hash(connection, chain, last_seq, last_hash)
-    return [ids[s] for s in range(first, last_seq + 1)], hashes
+    return prev_hash
+
+
+def _part_statement(statement: _Statement, payloads: list[dict], hashes: list[str], extras: list[dict],
+                    canonicals: list[str], befores: list[str], afters: list[str]) -> tuple[str, list[Any]]:
+    """The INSERT of one part of a batch and its parameters: the column form, or the JSON form
+    when a value holds a separator character."""
+    params = _column_texts(statement, payloads, hashes, extras, {"before": befores, "after": afters})
+    if params is not None:
+        return statement.columns_sql, params
+    return statement.sql, [_json_rows(canonicals, hashes, extras)]
+
+
+def _pipeline_step(count: int) -> int:
+    """Events per statement of a pipelined batch: about a quarter of the batch (so the server
+    inserts one part while Python hashes the next), at most ``INSERT_BATCH_PG``."""
+    return min(INSERT_BATCH_PG, max(VALUES_BATCH_PG, -(-count // 4)))
+
+
+def _insert_pg_pipelined(connection, statement: _Statement, chain: str, payloads: list[dict], extras: list[dict],
+                         seq: int, prev_hash: str) -> tuple[dict[int, int], list[str]]:
+    """PostgreSQL, a batch: hash a part, send its INSERT without waiting for the answer (psycopg's
+    pipeline mode), hash the next part while the server inserts the previous one. The last part's
+    statement also stores the new head hash. Results are read when the pipeline ends; an error in
+    any part aborts the caller's transaction, as a single statement's would."""
+    from psycopg import Cursor
+
+    count = len(payloads)
+    last_seq = seq + count - 1
+    step = _pipeline_step(count)
+    all_hashes: list[str] = []
+    cursors = []
+    raw = connection.connection
+    try:
+        with raw.pipeline():
+            for start in range(0, count, step):
+                end = min(start + step, count)
+                part, part_extras = payloads[start:end], extras[start:end]
+                hashes: list[str] = []
+                canonicals: list[str] = []
+                befores: list[str] = []
+                afters: list[str] = []
+                prev_hash = _hash_span(part, seq + start, prev_hash, hashes, canonicals, befores, afters, True)
+                all_hashes += hashes
+                sql, params = _part_statement(statement, part, hashes, part_extras, canonicals, befores, afters)
+                if end == count:
+                    sql, params = _with_head(connection, sql, params, (chain, last_seq, prev_hash))
+                cursor = Cursor(raw)
+                cursors.append(cursor)
+                cursor.execute(sql, params)
+        ids: dict[int, int] = {}
+        for cursor in cursors:
+            ids.update({seq_: pk for pk, seq_ in cursor.fetchall()})
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    return ids, all_hashes
 
 
 def build_payload(chain: str, when: datetime, fields: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,9 @@ from mamori.audit.registry import get_event_type
 from mamori.core.context import current_request_context
 from mamori.tenancy.context import require_tenant
 
-# Sent right after a tenant event is inserted, inside the action's transaction (kwarg ``event``).
+# Sent right after a tenant event is inserted, inside the action's transaction (kwargs ``event``, and
+# ``facts``: the tenant facts the writer's statement read, ``mamori.audit.chain.register_tenant_fact``;
+# empty when the writer path read none).
 # Receivers must stay cheap and do no I/O: mamori.siem only queues its deliveries on commit.
 # Sent once per event (bulk actions too): the receivers are cached per sender (as Django's model
 # signals do) instead of being looked up again for every event.
@@ -129,11 +131,12 @@ def _append(action: str, actor: Actor, items: list[dict[str, Any]]) -> list[Audi
         payloads.append(payload)
         times.append(when)
     extra = {"tenant_id": tenant.pk}
-    ids, hashes = seal_payloads(AuditEvent, chain, payloads, times, [extra] * len(payloads))
+    facts: dict[str, Any] = {}  # what the writer's statement also read about the tenant, if anything
+    ids, hashes = seal_payloads(AuditEvent, chain, payloads, times, [extra] * len(payloads), facts)
     events = materialise_many(AuditEvent, payloads, times, ids, hashes, extra, {"tenant": tenant})
     send = event_recorded.send
     for event in events:
-        send(sender=AuditEvent, event=event)
+        send(sender=AuditEvent, event=event, facts=facts)
     return events
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC
 from typing import Any
@@ -128,11 +129,25 @@ def stream_rows(queryset) -> tuple[Iterator[tuple], dict[str, Any]]:
     def rows() -> Iterator[tuple]:
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql, params)
-            while True:
-                batch = cursor.fetchmany(CHUNK_SIZE)
-                if not batch:
-                    break
-                yield from batch
+            if not pg:
+                while True:
+                    batch = cursor.fetchmany(CHUNK_SIZE)
+                    if not batch:
+                        break
+                    yield from batch
+                return
+            # PostgreSQL: the next batch is fetched by a second thread (same cursor, same
+            # transaction and RLS scope; only that thread touches the cursor until the end) while
+            # this one hashes the current batch, so the server's time overlaps the hashing.
+            # Leaving early (a failed check) waits for the fetch in flight before the cursor closes.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mamori-verify-read") as reader:
+                pending = reader.submit(cursor.fetchmany, CHUNK_SIZE)
+                while True:
+                    batch = pending.result()
+                    if not batch:
+                        break
+                    pending = reader.submit(cursor.fetchmany, CHUNK_SIZE)
+                    yield from batch
 
     return rows(), {"loads": _loads, "time_text": None if pg else _time_text, "ip_text": _ip_text}
 

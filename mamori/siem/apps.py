@@ -7,4 +7,7 @@ class SiemConfig(AppConfig):
     verbose_name = "SIEM webhooks"
 
     def ready(self) -> None:
-        from mamori.siem import signals  # noqa: F401  (queues deliveries when events are written)
+        from mamori.audit.chain import register_tenant_fact
+        from mamori.siem import signals  # (queues deliveries when events are written)
+
+        register_tenant_fact(signals.SUBSCRIBED_FACT, signals.subscribed_sql)

@@ -5,7 +5,8 @@
 The first event of a transaction checks, inside that transaction, whether the
 tenant has an active subscription at all (one lean SELECT; an API request's token
 lookup has answered it already in the request transaction, see
-``subscription_known``) and registers one on-commit callback for the tenant, which
+``subscription_known``; on PostgreSQL the audit writer's own statement answers it for
+a single event, ``SUBSCRIBED_FACT``) and registers one on-commit callback for the tenant, which
 does the work (one conditional UPDATE per subscription) only when the tenant has one.
 Later events of the transaction cost a dictionary lookup. The decision is tied to its
 callback: when the savepoint or transaction holding it rolls back, the callback goes
@@ -36,8 +37,23 @@ def _pending(connection) -> dict:
     return pending
 
 
+#: The tenant fact the audit writer reads with a single event (PostgreSQL): no query of our own.
+SUBSCRIBED_FACT = "siem.subscribed"
+
+
+def subscribed_sql(quote_name, tenant_sql: str) -> str:
+    """``mamori.audit.chain.register_tenant_fact``: does the tenant have an active subscription?
+    Identifiers from model metadata, quoted; the tenant is the writer's own parameter."""
+    from mamori.siem.models import WebhookSubscription
+
+    meta = WebhookSubscription._meta
+    return (f"EXISTS (SELECT 1 FROM {quote_name(meta.db_table)} w"  # noqa: S608
+            f" WHERE w.{quote_name(meta.get_field('tenant').column)} = {tenant_sql}"
+            f" AND w.{quote_name(meta.get_field('active').column)})")
+
+
 @receiver(event_recorded, dispatch_uid="mamori.siem.queue_on_event")
-def queue_on_event(sender, event, **kwargs) -> None:
+def queue_on_event(sender, event, facts=None, **kwargs) -> None:
     tenant_id = event.tenant_id
     if tenant_id is None:
         return
@@ -54,7 +70,11 @@ def queue_on_event(sender, event, **kwargs) -> None:
     # for the many tenants without a subscription); an API request knows already,
     # unless the event is about subscriptions themselves (one may just have been added).
     known = _known.get()
-    if known is not None and known[0] == tenant_id and not event.action.startswith("siem."):
+    if facts and SUBSCRIBED_FACT in facts:
+        # Read by the statement that wrote this very event, in this transaction: as fresh as a
+        # query of our own would be, even right after a subscription changed.
+        subscribed = bool(facts[SUBSCRIBED_FACT])
+    elif known is not None and known[0] == tenant_id and not event.action.startswith("siem."):
         subscribed = known[1]
     else:
         subscribed = _subscribed(connection, tenant_id)

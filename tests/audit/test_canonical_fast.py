@@ -182,13 +182,14 @@ def _write_and_check(admin, labels: list[str], monkeypatch, batch: int, values: 
     from mamori.audit import chain
 
     forms: list[bool] = []
-    insert = chain._insert_pg
+    part_statement = chain._part_statement
 
-    def spy(connection, statement, params, head, columns):
-        forms.append(columns)
-        return insert(connection, statement, params, head, columns)
+    def spy(statement, *args):
+        sql, params = part_statement(statement, *args)
+        forms.append(sql is statement.columns_sql)
+        return sql, params
 
-    monkeypatch.setattr(chain, "_insert_pg", spy)
+    monkeypatch.setattr(chain, "_part_statement", spy)
     monkeypatch.setattr(chain, "INSERT_BATCH_PG", batch)
     monkeypatch.setattr(chain, "VALUES_BATCH_PG", 100 if values else 0)
     items = [{"target": ("records.record", i, label[:300]),

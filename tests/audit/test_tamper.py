@@ -72,6 +72,27 @@ def test_change_a_field(chain, tenant):
     assert f"chain tenant:{tenant.pk} (acme), first bad seq 4" in message and "hash mismatch" in message
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 100])
+def test_batched_reads_find_the_same_first_bad_event(chain, tenant, monkeypatch, chunk):
+    """The verifier reads the chain in batches (PostgreSQL: the next batch in a second thread);
+    whatever the batch size, an untouched chain passes, a change is found at its sequence number,
+    and the connection stays usable after verification stops early."""
+    from mamori.audit import verify
+    from mamori.tenancy.context import tenant_context
+
+    monkeypatch.setattr(verify, "CHUNK_SIZE", chunk)
+    with tenant_context(tenant):
+        assert verify.verify_tenant_chain(tenant).ok
+    with as_owner_without_trigger() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET actor_label = 'someone else' WHERE tenant_id = %s AND seq = 5",
+                       [tenant.pk])
+    with tenant_context(tenant):
+        report = verify.verify_tenant_chain(tenant)
+    assert not report.ok and report.first_bad_seq == 5 and "hash mismatch" in report.reason
+    with tenant_context(tenant):
+        assert AuditEvent.objects.filter(seq=5).count() == 1
+
+
 def test_change_json_content(chain, tenant):
     with as_owner_without_trigger() as cursor:
         cursor.execute(f"UPDATE {TABLE} SET after = %s WHERE tenant_id = %s AND seq = 5",
