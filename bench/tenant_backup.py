@@ -112,7 +112,7 @@ def _md(data: dict) -> str:
         lines.append(f"| {run.get('kind', kind)} | {run['records']:,} | {b['rows']:,} | {b['seconds']} | {b['rows_per_s']:,} | "
                      f"{b['file_mib']} | {b['rss_growth_mib']} | {n['seconds']} | {p['seconds']} | "
                      f"{n['rss_growth_mib']} |")
-    lines += ["", "Measured on a shared 2-CPU machine while other helpers ran tests; durations are upper bounds.",
+    lines += ["", "Each row is dated below; a run that shared the 2 CPUs with other work gives upper bounds.",
               ""]
     for kind, run in data.get("runs", {}).items():
         lines.append(f"- {run.get('kind', kind)}, {run['records']:,} records: {run.get('database', '').split(' on ')[0]}, "

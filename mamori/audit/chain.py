@@ -800,7 +800,9 @@ def _insert_pg_pipelined(connection, statement: _Statement, chain: str, payloads
     pipeline mode), hash the next part while the server inserts the previous one. The last part's
     statement also stores the new head hash. Results are read when the pipeline ends; an error in
     any part aborts the caller's transaction, as a single statement's would."""
-    from psycopg import Cursor
+    from contextlib import nullcontext
+
+    from psycopg import Cursor, Pipeline
 
     count = len(payloads)
     last_seq = seq + count - 1
@@ -809,7 +811,8 @@ def _insert_pg_pipelined(connection, statement: _Statement, chain: str, payloads
     cursors = []
     raw = connection.connection
     try:
-        with raw.pipeline():
+        # (A libpq older than 14 has no pipeline mode: the parts then go one after the other.)
+        with raw.pipeline() if Pipeline.is_supported() else nullcontext():
             for start in range(0, count, step):
                 end = min(start + step, count)
                 part, part_extras = payloads[start:end], extras[start:end]
