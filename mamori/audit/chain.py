@@ -11,12 +11,18 @@ docs/decisions/0007-audit-chain-sealing.md for why the writer and not a task.
 standalone verifier reuse them (``verify_chain`` also accepts plain dicts).
 
 Throughput (docs/audit.md, "Performance"): the writer does the per-event work in
-plain dicts (no model ``__init__``), hashes with the canonical encoder built once
-(``fast_canonical_text``, byte-identical to ``canonical_bytes``), and on
-PostgreSQL sends a whole batch as one text parameter per column (the values joined
-by a separator) to one ``INSERT … SELECT … FROM unnest(string_to_array(…), …)``, so
-the driver neither parses a statement with thousands of placeholders nor adapts
-thousands of values, and the server splits strings instead of parsing JSON.
+plain dicts (no model ``__init__``) and hashes with the canonical encoder built once
+(``fast_canonical_text``, byte-identical to ``canonical_bytes``). On PostgreSQL:
+
+- one event (an audited write) is one prepared statement that takes the head, has the
+  server hash the canonical text around ``prev_hash`` and ``seq``, inserts the event and
+  answers the registered tenant facts (``_one_event_sql``, ``register_tenant_fact``);
+- 2–8 events are one prepared ``INSERT … VALUES`` that also stores the head hash;
+- a larger batch goes in pipelined parts, each one text parameter per column (the values
+  joined by a separator) to ``INSERT … SELECT … FROM unnest(string_to_array(…), …)``, so
+  the driver neither parses a statement with thousands of placeholders nor adapts
+  thousands of values, the server splits strings instead of parsing JSON, and it inserts
+  one part while Python hashes the next (``_insert_pg_pipelined``).
 """
 
 from __future__ import annotations
@@ -596,9 +602,10 @@ VALUES_BATCH_PG = 8
 
 
 def _insert_pg_values(connection, statement: _Statement, payloads: list[dict], hashes: list[str],
-                      extras: list[dict], json_texts: dict[str, list[str]], head: tuple[str, int, str] | None) -> dict:
-    """The INSERT as rows of bound parameters (small batches): each value exactly as hashed (the
-    JSON columns as their canonical text), cast to its column's type by the statement."""
+                      extras: list[dict], json_texts: dict[str, list[str]], head: tuple[str, int, str]) -> dict:
+    """The INSERT as rows of bound parameters (small batches), storing the new head hash in the
+    same statement: each value exactly as hashed (the JSON columns as their canonical text), cast
+    to its column's type by the statement. Prepared: one text per batch size, and they recur."""
     params: list[Any] = []
     for i, (payload, hash_, extra) in enumerate(zip(payloads, hashes, extras, strict=True)):
         for field, kind in zip(statement.fields, statement.kinds, strict=True):
@@ -612,7 +619,17 @@ def _insert_pg_values(connection, statement: _Statement, payloads: list[dict], h
             else:
                 params.append(extra[name])
     sql = statement.values_sql.replace("{}", ", ".join([statement.values_row] * len(payloads)), 1)
-    return _execute_pg(connection, sql, params, head, prepare=True)
+    sql, params = _with_head(connection, sql, params, head)
+    # A server-binding cursor on Django's connection (same transaction): the values go as bound
+    # parameters instead of being escaped into the statement text by the client-side cursor.
+    from psycopg import Cursor
+
+    from mamori.core.prepared import execute_prepared
+
+    connection.ensure_connection()
+    with Cursor(connection.connection) as cursor:
+        execute_prepared(cursor, sql, params)
+        return {seq: pk for pk, seq in cursor.fetchall()}
 
 
 def _with_head(connection, sql: str, params: list[Any], head: tuple[str, int, str]) -> tuple[str, list[Any]]:
@@ -623,27 +640,6 @@ def _with_head(connection, sql: str, params: list[Any], head: tuple[str, int, st
     sql = (f"WITH ins AS ({sql}), upd AS (UPDATE {table} SET last_hash = %s "  # noqa: S608
            "WHERE name = %s AND last_seq = %s) SELECT * FROM ins")
     return sql, [*params, head[2], head[0], head[1]]
-
-
-def _execute_pg(connection, sql: str, params: list[Any], head: tuple[str, int, str] | None,
-                prepare: bool = False) -> dict:
-    """Run an INSERT … RETURNING id, seq, storing the new head hash in the same statement when ``head``
-    (``prepare``: as a prepared statement, for the few small statements that recur)."""
-    if head is not None:
-        sql, params = _with_head(connection, sql, params, head)
-    # A server-binding cursor on Django's connection (same transaction): the values go as bound
-    # parameters instead of being escaped into the statement text by the client-side cursor.
-    from psycopg import Cursor
-
-    from mamori.core.prepared import execute_prepared
-
-    connection.ensure_connection()
-    with Cursor(connection.connection) as cursor:
-        if prepare:
-            execute_prepared(cursor, sql, params)
-        else:
-            cursor.execute(sql, params)
-        return {seq: pk for pk, seq in cursor.fetchall()}
 
 
 def _json_rows(canonicals: list[str], hashes: list[str], extras: list[dict]) -> str:
