@@ -167,8 +167,8 @@ elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 # PostgreSQL: the API token lookup and the audit chain writer run as prepared statements
-# (mamori/core/prepared.py). Off for a pooler that cannot carry them (PgBouncer < 1.21, or
-# transaction mode without max_prepared_statements).
+# (mamori/core/prepared.py). Off behind a transaction pooler (PgBouncer in transaction mode):
+# the token lookup is PREPAREd in SQL, which such a pooler does not carry between sessions.
 MAMORI_DB_PREPARED_STATEMENTS = env_bool("MAMORI_DB_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from mamori.accounts.models import ApiToken
 from mamori.accounts.secrets import ParsedTenantToken, TenantTokenFormat, secret_matches
-from mamori.core.prepared import execute_prepared, prepared_enabled
+from mamori.core.prepared import (
+    SqlPrepared,
+    execute_prepared,
+    first_row,
+    first_statements,
+    literal_sql,
+    prepared_enabled,
+)
+from mamori.tenancy.context import rls_statement
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 API_TOKENS = TenantTokenFormat("mmr")
@@ -64,11 +72,16 @@ def _fetch_token_row(parsed: ParsedToken, *, apply_tenant: bool = False) -> ApiT
     params: list = [parsed.prefix, parsed.tenant_id]
     rls = apply_tenant and connection.vendor == "postgresql"
     if rls and prepared_enabled() and connection.in_atomic_block:
-        # The lookup costs PostgreSQL ten times more to plan than to run: it runs as a prepared
-        # statement (mamori.core.prepared), after the set_config, in the same transaction.
+        # The lookup costs PostgreSQL ten times more to plan than to run, so it runs prepared
+        # (mamori.core.prepared): with the transaction's BEGIN and the set_config, in one
+        # round trip, as an SQL-level prepared statement; failing that, protocol-level.
+        prefix_sql, prefix_params = rls_statement(parsed.tenant_id)
+        result = first_statements(connection, [literal_sql(connection, prefix_sql, prefix_params)],
+                                  then=_lookup_statement(connection), params=params)
+        if result is not None:
+            return _token_from_row(first_row(connection, result), parts, connection, using)
         from psycopg import Cursor
 
-        prefix_sql, prefix_params = _rls_statement(parsed.tenant_id)
         connection.ensure_connection()
         with Cursor(connection.connection) as cursor:
             execute_prepared(cursor, prefix_sql, prefix_params)
@@ -80,7 +93,7 @@ def _fetch_token_row(parsed: ParsedToken, *, apply_tenant: bool = False) -> ApiT
     together = rls and connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is not True
     with connection.cursor() as cursor:
         if rls:
-            prefix_sql, prefix_params = _rls_statement(parsed.tenant_id)
+            prefix_sql, prefix_params = rls_statement(parsed.tenant_id)
             if together:
                 sql, params = f"{prefix_sql}; {sql}", [*prefix_params, *params]
             else:
@@ -111,16 +124,16 @@ def _token_from_row(values, parts, connection, using: str) -> ApiToken | None:
     return token
 
 
-def _rls_statement(tenant_id: int) -> tuple[str, list]:
-    """``mamori.tenancy.context.apply_db_tenant`` as SQL: the tenant for RLS and the
-    application role, ``SET LOCAL`` (``set_config(…, true)``) in the request transaction."""
-    from django.conf import settings
+_LOOKUP: list[SqlPrepared] = []
 
-    role = settings.DB_APP_ROLE
-    if role:
-        return "SELECT set_config('mamori.tenant_id', %s, true), set_config('role', %s, true)", [
-            str(tenant_id), role]
-    return "SELECT set_config('mamori.tenant_id', %s, true)", [str(tenant_id)]
+
+def _lookup_statement(connection) -> SqlPrepared:
+    """The token lookup as ``PREPARE mamori_token_lookup(text, bigint)``."""
+    if not _LOOKUP:
+        sql, _parts = _token_query(connection)
+        numbered = sql.replace("%s", "$1", 1).replace("%s", "$2", 1)
+        _LOOKUP.append(SqlPrepared("mamori_token_lookup", ["text", "bigint"], numbered))
+    return _LOOKUP[0]
 
 
 _QUERIES: dict[str, tuple] = {}

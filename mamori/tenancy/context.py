@@ -46,24 +46,33 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def rls_statement(tenant_id: int | None) -> tuple[str, list]:
+    """The statement that pins the tenant for RLS: ``mamori.tenant_id`` and the application
+    role, both ``SET LOCAL`` (``set_config(…, true)``; ``set_config('role', …, true)`` is
+    ``SET LOCAL ROLE``). With no tenant the setting is empty and every policy matches nothing."""
+    value = str(tenant_id) if tenant_id is not None else ""
+    role = settings.DB_APP_ROLE
+    if role:
+        return "SELECT set_config('mamori.tenant_id', %s, true), set_config('role', %s, true)", [value, role]
+    return "SELECT set_config('mamori.tenant_id', %s, true)", [value]
+
+
 def apply_db_tenant(tenant_id: int | None) -> None:
     """Set the PostgreSQL session variables for RLS in the current transaction.
 
     Must run inside ``transaction.atomic``: ``SET LOCAL`` ends with the
     transaction, so a pooled connection never carries a tenant into the next
-    request. With no tenant the setting is empty and every policy matches nothing.
+    request. When it is the transaction's first statement, it travels with the
+    ``BEGIN`` in one round trip (``mamori.core.prepared.first_statements``).
     """
     if not is_postgres():
         return
-    value = str(tenant_id) if tenant_id is not None else ""
-    role = settings.DB_APP_ROLE
-    with connection.cursor() as cursor:
-        # One round trip: set_config('role', …, true) is SET LOCAL ROLE.
-        if role:
-            cursor.execute("SELECT set_config('mamori.tenant_id', %s, true), set_config('role', %s, true)",
-                           [value, role])
-        else:
-            cursor.execute("SELECT set_config('mamori.tenant_id', %s, true)", [value])
+    from mamori.core.prepared import first_statements, literal_sql
+
+    sql, params = rls_statement(tenant_id)
+    if first_statements(connection, [literal_sql(connection, sql, params)]) is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
 
 @contextmanager
