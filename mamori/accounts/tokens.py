@@ -19,10 +19,9 @@ from mamori.core.prepared import (
     execute_prepared,
     first_row,
     first_statements,
-    literal_sql,
     prepared_enabled,
 )
-from mamori.tenancy.context import rls_statement
+from mamori.tenancy.context import rls_statement, rls_statement_bytes
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 API_TOKENS = TenantTokenFormat("mmr")
@@ -75,12 +74,13 @@ def _fetch_token_row(parsed: ParsedToken, *, apply_tenant: bool = False) -> ApiT
         # The lookup costs PostgreSQL ten times more to plan than to run, so it runs prepared
         # (mamori.core.prepared): with the transaction's BEGIN and the set_config, in one
         # round trip, as an SQL-level prepared statement; failing that, protocol-level.
-        prefix_sql, prefix_params = rls_statement(parsed.tenant_id)
-        result = first_statements(connection, [literal_sql(connection, prefix_sql, prefix_params)],
+        result = first_statements(connection, [rls_statement_bytes(parsed.tenant_id)],
                                   then=_lookup_statement(connection), params=params)
         if result is not None:
             return _token_from_row(first_row(connection, result), parts, connection, using)
         from psycopg import Cursor
+
+        prefix_sql, prefix_params = rls_statement(parsed.tenant_id)
 
         connection.ensure_connection()
         with Cursor(connection.connection) as cursor:

@@ -193,13 +193,6 @@ def _raise(connection, pg, result) -> None:
         raise errors.error_from_result(result, encoding=pg.info.encoding)
 
 
-def literal_sql(connection, sql: str, params: Sequence[Any]) -> bytes:
-    """``sql`` with its ``%s`` parameters quoted in by psycopg, for a simple-query string."""
-    from psycopg import sql as psql
-
-    return psql.SQL(sql.replace("%s", "{}")).format(*map(psql.Literal, params)).as_bytes(connection.connection)
-
-
 def first_row(connection, result) -> tuple | None:
     """The first row of a ``first_statements`` result, loaded with the connection's adapters."""
     if result is None or result.ntuples == 0:

@@ -10,6 +10,7 @@ row-level security sees the same tenant as the ORM.
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -57,6 +58,23 @@ def rls_statement(tenant_id: int | None) -> tuple[str, list]:
     return "SELECT set_config('mamori.tenant_id', %s, true)", [value]
 
 
+@functools.lru_cache(maxsize=4096)
+def _rls_statement_bytes(value: str, role: str) -> bytes:
+    from psycopg import sql
+
+    quoted = sql.Literal(value).as_bytes(None)
+    if role:
+        return (b"SELECT set_config('mamori.tenant_id', " + quoted + b", true), set_config('role', "
+                + sql.Literal(role).as_bytes(None) + b", true)")
+    return b"SELECT set_config('mamori.tenant_id', " + quoted + b", true)"
+
+
+def rls_statement_bytes(tenant_id: int | None) -> bytes:
+    """``rls_statement`` with its values quoted in, for a simple-query string (cached: this
+    starts every request transaction on PostgreSQL)."""
+    return _rls_statement_bytes(str(tenant_id) if tenant_id is not None else "", settings.DB_APP_ROLE or "")
+
+
 def apply_db_tenant(tenant_id: int | None) -> None:
     """Set the PostgreSQL session variables for RLS in the current transaction.
 
@@ -67,10 +85,10 @@ def apply_db_tenant(tenant_id: int | None) -> None:
     """
     if not is_postgres():
         return
-    from mamori.core.prepared import first_statements, literal_sql
+    from mamori.core.prepared import first_statements
 
-    sql, params = rls_statement(tenant_id)
-    if first_statements(connection, [literal_sql(connection, sql, params)]) is None:
+    if first_statements(connection, [rls_statement_bytes(tenant_id)]) is None:
+        sql, params = rls_statement(tenant_id)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
 

@@ -97,14 +97,15 @@ def test_first_statements_carry_the_begin_and_the_tenant(transactional_db):
     from django.db import transaction
     from psycopg import pq
 
-    from mamori.core.prepared import first_row, first_statements, literal_sql
+    from mamori.core.prepared import first_row, first_statements
+    from mamori.tenancy.context import _rls_statement_bytes, rls_statement_bytes
 
+    assert b"'it''s'" in _rls_statement_bytes("it's", "")  # values are quoted by psycopg
     connection.ensure_connection()
     with transaction.atomic():
         assert _status() == pq.TransactionStatus.IDLE  # Django has not sent anything yet
-        result = first_statements(connection, [literal_sql(
-            connection, "SELECT set_config('mamori.tenant_id', %s, true), %s::text", ["41", "it's"])])
-        assert first_row(connection, result) == ("41", "it's")  # quoted by psycopg
+        result = first_statements(connection, [rls_statement_bytes(41)])
+        assert first_row(connection, result)[0] == "41"
         assert _status() == pq.TransactionStatus.INTRANS  # the BEGIN went with it
         assert _setting("mamori.tenant_id") == "41"
     assert _status() == pq.TransactionStatus.IDLE
