@@ -14,9 +14,10 @@ statements: prepared on the first use on a connection, then executed by name. On
 these call sites use it; Django's own queries are unchanged. psycopg keeps the
 statement cache per connection and drops it when the connection closes.
 
-``MAMORI_DB_PREPARED_STATEMENTS`` (default on) turns it off for a connection pooler
-that cannot carry prepared statements: PgBouncer before 1.21, or 1.21+ in transaction
-mode without ``max_prepared_statements`` (docs/decisions/0012-prepared-hot-statements.md).
+``first_statements`` (below) opens a request transaction in one round trip, with the
+token lookup ``PREPARE``d in SQL. ``MAMORI_DB_PREPARED_STATEMENTS`` (default on) turns
+both kinds off behind a transaction pooler such as PgBouncer in transaction mode
+(docs/decisions/0012-prepared-hot-statements.md, docs/operations/postgresql.md).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class SqlPrepared:
 
     ``sql`` uses ``$1``, ``$2`` … placeholders, ``types`` their PostgreSQL types.
     Which connections have it is remembered per psycopg connection (statements live as
-    long as the session); ``forget`` is called when the server says otherwise.
+    long as the session); ``first_statements`` corrects that memory when the server
+    says otherwise.
     """
 
     def __init__(self, name: str, types: Sequence[str], sql: str) -> None:
